@@ -1,0 +1,1 @@
+"""Signature schemes: one module per scheme with ``sign`` and ``verify`` side by side."""
