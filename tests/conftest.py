@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from hookwire.api import create_app
+from hookwire.secrets.local import LocalSecretStore
+from hookwire.services.container import Services, webhook_config
+from hookwire.services.webhooks import WebhookService
+from hookwire.settings import Settings
 from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
+from hookwire.tokens import TokenVerifier, mint
 from tests import pg
 
 
@@ -19,13 +29,17 @@ def pg_template() -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def pg_session_url(pg_template: str) -> Iterator[str]:
+    with pg.session_database(pg_template) as url:
+        yield url
+
+
 @pytest.fixture
-async def pg_url(pg_template: str) -> AsyncIterator[str]:
-    """A fresh, migrated PostgreSQL database for this test."""
-    name = pg.unique_name("t")
-    url = await pg.create_database(name, template=pg_template)
-    yield url
-    await pg.drop_database(name)
+async def pg_url(pg_session_url: str) -> str:
+    """The session's migrated PostgreSQL database, every table emptied for this test."""
+    await pg.empty_tables(pg_session_url)
+    return pg_session_url
 
 
 @pytest.fixture
@@ -62,3 +76,74 @@ async def store(store_kind: str, database_url: str) -> AsyncIterator[Store]:
     await opened.migrate()
     yield opened
     await opened.close()
+
+
+# --- the application over a real store ---------------------------------------------------
+
+PUBLIC_URL = "https://hooks.example.test"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jwt_secret=secrets.token_urlsafe(32),
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        public_url=PUBLIC_URL,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
+    """Services over the migrated ``store`` with the local (encrypted) secret backend."""
+    secret_store = LocalSecretStore(store, settings.master_key or "")
+    yield Services(
+        settings=settings,
+        store=store,
+        secrets=secret_store,
+        tokens=TokenVerifier(settings),
+        webhooks=WebhookService(store, secret_store, webhook_config(settings)),
+    )
+
+
+class Api:
+    """An HTTP client for one tenant, speaking to the app in-process over ASGI."""
+
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport, settings: Settings, headers: dict[str, str]
+    ) -> None:
+        self.transport = transport
+        self.settings = settings
+        self.client = httpx.AsyncClient(transport=transport, base_url=BASE, headers=headers)
+        _open_clients.append(self.client)
+
+    def as_tenant(self, tenant: str, *, sub: str | None = "user-1", app: str | None = None) -> Api:
+        token = mint(self.settings, tenant, sub=sub, app_id=app)
+        return Api(self.transport, self.settings, {"Authorization": f"Bearer {token}"})
+
+    def anonymous(self, **headers: str) -> Api:
+        return Api(self.transport, self.settings, headers)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, **kwargs)
+
+    async def create(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("url", "https://receiver.example.com/hooks")
+        response = await self.client.post(WEBHOOKS, json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+BASE = "http://hookwire.test"
+WEBHOOKS = "/api/v1/integration/webhooks"
+_open_clients: list[httpx.AsyncClient] = []
+
+
+@pytest.fixture
+async def api(services: Services, settings: Settings) -> AsyncIterator[Api]:
+    """The app over real stores, as tenant ``acme``; ``api.as_tenant(...)`` for others."""
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    yield Api(transport, settings, {}).as_tenant("acme")
+    while _open_clients:
+        await _open_clients.pop().aclose()

@@ -304,6 +304,7 @@ def build(
     """The new webhook a checked create body describes."""
     args = _typed(fields, default_pause)
     args.setdefault("retry_policy", RetryPolicy(pause_after_failures=default_pause))
+    args.setdefault("direction", "outbound")
     if args.get("direction") == "inbound":
         args["url"] = f"{base_url}/api/v1/inbound/{webhook_id}"
     return Webhook(

@@ -1,0 +1,77 @@
+"""Request dependencies: the services, the caller, the JSON body, the If-Match version."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+
+from hookwire.domain.principal import Principal
+from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge
+from hookwire.services.container import Services
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(request: Request, services: ServicesDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("send Authorization: Bearer <token>")
+    return services.tokens.verify(token.strip())
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes before reading them all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def get_json_body(request: Request, services: ServicesDep) -> Any:
+    raw = await read_body(request, services.settings.max_payload_bytes)
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+JsonBody = Annotated[Any, Depends(get_json_body)]
+
+
+def get_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    if if_match is None:
+        return None
+    match = _IF_MATCH.match(if_match)
+    if not match:
+        raise BadRequest('If-Match must be one version, like "3"')
+    return int(match.group(1))
+
+
+IfMatchDep = Annotated[int | None, Depends(get_if_match)]
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}

@@ -1,0 +1,83 @@
+"""JSON Schemas for the OpenAPI document: request bodies come from the domain's own schemas,
+so what /docs shows is exactly what the API checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hookwire.domain.webhook import CREATE_SCHEMA, PATCH_SCHEMA, WRITABLE_PROPERTIES
+from hookwire.services.webhooks import ROTATE_SCHEMA
+
+_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+
+WEBHOOK: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **WRITABLE_PROPERTIES,
+        "id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+        "app_id": _TEXT,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "created_by": _TEXT,
+        "updated_by": _TEXT,
+        "is_deleted": {"type": "boolean"},
+        "deleted_at": _TIME,
+        "deleted_by": _TEXT,
+        "schema_version": {"type": "integer"},
+        "vault_path": {"type": "string"},
+        "last_delivery_at": _TIME,
+        "last_delivery_status": _TEXT,
+        "consecutive_failures": {"type": "integer"},
+        "paused_at": _TIME,
+        "version": {"type": "integer"},
+        "secret_fingerprint": {"type": "string"},
+        "is_active": {"type": "boolean"},
+        "public_key": _TEXT,
+        "secret": {"type": "string", "description": "only in the create and rotate responses"},
+    },
+}
+PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "current_version": {"type": "integer"},
+    },
+}
+
+
+def body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}
+    }
+
+
+def returns(status: int, schema: dict[str, Any] | None, description: str) -> dict[int | str, Any]:
+    problem = {"content": {"application/problem+json": {"schema": PROBLEM}}}
+    answers: dict[int | str, Any] = {
+        status: {"description": description}
+        | ({"content": {"application/json": {"schema": schema}}} if schema else {}),
+        "4XX": {"description": "problem", **problem},
+    }
+    return answers
+
+
+LIST: dict[str, Any] = {
+    "type": "object",
+    "properties": {"data": {"type": "array", "items": WEBHOOK}, "next_cursor": _TEXT},
+}
+CREATE_BODY = body(CREATE_SCHEMA)
+PATCH_BODY = body(PATCH_SCHEMA)
+ROTATE_BODY = body(ROTATE_SCHEMA, required=False)

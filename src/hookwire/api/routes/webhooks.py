@@ -1,0 +1,118 @@
+"""``/api/v1/integration/webhooks``: the webhook registry (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hookwire.api import openapi
+from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
+from hookwire.api.responses import JSON
+from hookwire.services.webhooks import MAX_LIMIT, WithSecret
+from hookwire.store.base import WebhookQuery
+
+PREFIX = "/api/v1/integration/webhooks"
+router = APIRouter(prefix=PREFIX, tags=["webhooks"])
+
+
+def _with_secret(result: WithSecret) -> dict[str, Any]:
+    body = {**result.webhook.to_public(), "secret": result.secret}
+    if result.previous_expires_at:
+        body["previous_secret_expires_at"] = result.previous_expires_at
+    return body
+
+
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=openapi.CREATE_BODY,
+    responses=openapi.returns(201, openapi.WEBHOOK, "created; carries the secret once"),
+)
+async def create_webhook(services: ServicesDep, principal: PrincipalDep, body: JsonBody) -> JSON:
+    created = await services.webhooks.create(principal, body)
+    headers = {**etag(created.webhook.version), "Location": f"{PREFIX}/{created.webhook.id}"}
+    return JSON(_with_secret(created), status_code=201, headers=headers)
+
+
+@router.get("", responses=openapi.returns(200, openapi.LIST, "a page, newest first"))
+async def list_webhooks(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+    direction: Annotated[str | None, Query(pattern="^(outbound|inbound)$")] = None,
+    enabled: bool | None = None,
+    connector_id: str | None = None,
+    tag: str | None = None,
+    event_type: str | None = None,
+    include_deleted: bool = False,
+) -> JSON:
+    query = WebhookQuery(
+        limit=limit,
+        direction=direction,
+        enabled=enabled,
+        connector_id=connector_id,
+        tag=tag,
+        event_type=event_type,
+        include_deleted=include_deleted,
+    )
+    page = await services.webhooks.list(principal, query, cursor)
+    return JSON({"data": [w.to_public() for w in page.items], "next_cursor": page.next_cursor})
+
+
+@router.get("/{webhook_id}", responses=openapi.returns(200, openapi.WEBHOOK, "the webhook"))
+async def get_webhook(
+    services: ServicesDep, principal: PrincipalDep, webhook_id: str, include_deleted: bool = False
+) -> JSON:
+    found = await services.webhooks.get(principal, webhook_id, include_deleted=include_deleted)
+    return JSON(found.to_public(), headers=etag(found.version))
+
+
+@router.patch(
+    "/{webhook_id}",
+    openapi_extra=openapi.PATCH_BODY,
+    responses=openapi.returns(200, openapi.WEBHOOK, "the updated webhook"),
+)
+async def update_webhook(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    webhook_id: str,
+    body: JsonBody,
+    if_match: IfMatchDep,
+) -> JSON:
+    updated = await services.webhooks.update(principal, webhook_id, body, if_match)
+    return JSON(updated.to_public(), headers=etag(updated.version))
+
+
+@router.delete("/{webhook_id}", status_code=204, responses=openapi.returns(204, None, "deleted"))
+async def delete_webhook(
+    services: ServicesDep, principal: PrincipalDep, webhook_id: str
+) -> Response:
+    await services.webhooks.delete(principal, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    openapi_extra=openapi.ROTATE_BODY,
+    responses=openapi.returns(200, openapi.WEBHOOK, "the webhook with its new secret, once"),
+)
+async def rotate_secret(
+    services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
+) -> JSON:
+    rotated = await services.webhooks.rotate_secret(principal, webhook_id, body)
+    return JSON(_with_secret(rotated), headers=etag(rotated.webhook.version))
+
+
+@router.post("/{webhook_id}/pause", responses=openapi.returns(200, openapi.WEBHOOK, "paused"))
+async def pause_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    paused = await services.webhooks.pause(principal, webhook_id)
+    return JSON(paused.to_public(), headers=etag(paused.version))
+
+
+@router.post("/{webhook_id}/resume", responses=openapi.returns(200, openapi.WEBHOOK, "resumed"))
+async def resume_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    resumed = await services.webhooks.resume(principal, webhook_id)
+    return JSON(resumed.to_public(), headers=etag(resumed.version))

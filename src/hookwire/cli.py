@@ -1,0 +1,143 @@
+"""The ``hookwire`` command: the entry point that reads the settings once and passes them down.
+
+Every flag names its environment variable in ``--help``; flags win over the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from hookwire import __version__, tokens
+from hookwire.api import create_app
+from hookwire.devkeys import with_dev_keys
+from hookwire.errors import ConfigurationError, HookwireError
+from hookwire.settings import Settings
+from hookwire.store import open_store
+
+app = typer.Typer(
+    name="hookwire",
+    help="Webhook infrastructure: typed, signed, retried events out; verified webhooks in.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database-url", envvar="HOOKWIRE_DATABASE_URL", show_envvar=True)
+]
+HostOpt = Annotated[str | None, typer.Option(envvar="HOOKWIRE_HOST", show_envvar=True)]
+PortOpt = Annotated[int | None, typer.Option(envvar="HOOKWIRE_PORT", show_envvar=True)]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, flags applied, development keys filled in."""
+    settings = Settings.from_env()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if changes:
+        settings = settings.replace(**changes)
+        settings.check()
+    return with_dev_keys(settings)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+async def _pending(settings: Settings) -> bool:
+    from hookwire.store.migrations import pending
+
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        return bool(pending(store.dialect, set(await store.applied_migrations())))
+    finally:
+        await store.close()
+
+
+def _run_server(settings: Settings, *, migrate: bool) -> None:
+    config = uvicorn.Config(
+        create_app(settings, migrate=migrate),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Run everything in one process (SQLite by default): migrate, then serve the API."""
+    settings = load_settings(database_url=database_url, host=host, port=port)
+    _configure_logging(settings.log_level)
+    token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
+    base = f"http://{settings.host}:{settings.port}"
+    out.print(f"[bold]hookwire {__version__}[/] on {settings.database_url}")
+    out.print(f"API docs:  {base}/docs")
+    out.print(f"Webhooks:  {base}/api/v1/integration/webhooks")
+    out.print("Token for tenant 'dev' (24 h):")
+    print(token, flush=True)  # plain, so it copies cleanly
+    _run_server(settings, migrate=True)
+
+
+@app.command()
+def api(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Run the API only (scale-out): the schema must be migrated first (`hookwire migrate`)."""
+    settings = load_settings(database_url=database_url, host=host, port=port)
+    _configure_logging(settings.log_level)
+    if asyncio.run(_pending(settings)):
+        raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
+    _run_server(settings, migrate=False)
+
+
+@app.command()
+def migrate(database_url: DatabaseOpt = None) -> None:
+    """Apply pending schema migrations (safe to run from several processes at once)."""
+    settings = load_settings(database_url=database_url)
+    applied = asyncio.run(_migrate(settings))
+    out.print(
+        f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="tenant_id claim")],
+    sub: Annotated[str | None, typer.Option(help="sub claim: the person")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", help="app_id claim")] = None,
+    ttl: Annotated[str, typer.Option(help="lifetime: 90s, 15m, 1h, 7d")] = "1h",
+) -> None:
+    """Mint a bearer token with the configured key (HOOKWIRE_JWT_SECRET or JWT_PRIVATE_KEY)."""
+    try:
+        lifetime = tokens.parse_ttl(ttl)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ttl") from exc
+    settings = load_settings()
+    print(tokens.mint(settings, tenant, sub=sub, app_id=app_id, ttl=lifetime))
+
+
+def main() -> None:
+    try:
+        app()
+    except HookwireError as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise SystemExit(2) from exc

@@ -1,0 +1,54 @@
+"""Everything a running hookwire needs, opened once from the settings and closed once."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from hookwire.secrets import SecretStore, open_secret_store
+from hookwire.services.webhooks import WebhookConfig, WebhookService
+from hookwire.settings import Settings
+from hookwire.store import Store, open_store
+from hookwire.tokens import TokenVerifier
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    secrets: SecretStore
+    tokens: TokenVerifier
+    webhooks: WebhookService
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.secrets.close()
+        await self.store.close()
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    return WebhookConfig(
+        base_url=settings.base_url,
+        allow_private_targets=settings.allow_private_targets,
+        pause_after_failures=settings.pause_after_failures,
+    )
+
+
+async def open_services(settings: Settings, *, migrate: bool = False) -> Services:
+    """Open the store (migrating it when asked) and the secret store."""
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        if migrate:
+            await store.migrate()
+        secrets = open_secret_store(settings, store)
+        return Services(
+            settings=settings,
+            store=store,
+            secrets=secrets,
+            tokens=TokenVerifier(settings),
+            webhooks=WebhookService(store, secrets, webhook_config(settings)),
+        )
+    except BaseException:
+        await store.close()
+        raise

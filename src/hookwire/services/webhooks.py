@@ -1,0 +1,294 @@
+"""Webhook use cases: create, read, list, update, delete, rotate the secret, pause, resume.
+
+Shared by the API, the CLI, the dashboard and the Python client. Writes are compare-and-set on
+``version``; the secret goes to the secret store first and is removed again if the row cannot
+be written, so a failed request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+from hookwire.domain import webhook as rules
+from hookwire.domain.principal import Principal
+from hookwire.domain.validation import schema_errors
+from hookwire.domain.webhook import Webhook
+from hookwire.errors import (
+    NotFound,
+    PreconditionRequired,
+    ValidationFailed,
+    VersionConflict,
+)
+from hookwire.ids import is_id, new_id
+from hookwire.secrets import SecretStore
+from hookwire.services.targets import Resolver, check_target, resolve
+from hookwire.signing import keys
+from hookwire.store.base import Store, WebhookQuery
+from hookwire.timeutil import iso, utcnow
+
+MAX_LIMIT: Final = 200
+CAS_ATTEMPTS: Final = 5
+ROTATE_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "grace_period_s": {"type": "integer", "minimum": 0, "maximum": 30 * 86400},
+        "secret": {"type": "string", "maxLength": 512},
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """What the webhook rules need from the settings."""
+
+    base_url: str
+    allow_private_targets: bool = False
+    pause_after_failures: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Webhook]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WithSecret:
+    """A webhook and its new secret, shown once (create and rotate-secret)."""
+
+    webhook: Webhook
+    secret: str
+    previous_expires_at: str | None = None
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, prefix: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed.at("/cursor", "is not a cursor this API returned") from exc
+    if not is_id(value, prefix):
+        raise ValidationFailed.at("/cursor", "is not a cursor this API returned")
+    return value
+
+
+def secret_path(tenant_id: str, webhook_id: str) -> str:
+    return f"hookwire/{tenant_id}/webhooks/{webhook_id}"
+
+
+class WebhookService:
+    """The webhook registry."""
+
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretStore,
+        config: WebhookConfig,
+        resolver: Resolver = resolve,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.config = config
+        self.resolver = resolver
+
+    async def _check_url(self, url: str) -> None:
+        await check_target(
+            url, allow_private=self.config.allow_private_targets, resolver=self.resolver
+        )
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def get(
+        self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
+    ) -> Webhook:
+        found = await self.store.get_webhook(principal, webhook_id, include_deleted=include_deleted)
+        if found is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return found
+
+    async def list(self, principal: Principal, query: WebhookQuery, cursor: str | None) -> Page:
+        if not 1 <= query.limit <= MAX_LIMIT:
+            raise ValidationFailed.at("/limit", f"must be between 1 and {MAX_LIMIT}")
+        before = decode_cursor(cursor, "wh") if cursor else None
+        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
+        rows = await self.store.list_webhooks(principal, probe)
+        items = rows[: query.limit]
+        more = len(rows) > query.limit
+        return Page(items, encode_cursor(items[-1].id) if more else None)
+
+    # --- writes ------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, body: Any) -> WithSecret:
+        fields = rules.check_create(body, self.config.pause_after_failures)
+        direction = fields.get("direction", "outbound")
+        scheme = fields.get("signature_scheme", keys.STANDARD)
+        if direction == "outbound":
+            await self._check_url(fields["url"])
+        webhook_id = new_id("wh")
+        path = secret_path(principal.tenant_id, webhook_id)
+        secret = fields.get("secret") or keys.generate_secret(scheme)
+        inbound = direction == "inbound"
+        webhook = rules.build(
+            fields,
+            webhook_id=webhook_id,
+            principal=principal,
+            now=utcnow(),
+            vault_path=path,
+            secret_fingerprint=keys.fingerprint(secret),
+            public_key=keys.public_key(scheme, secret, inbound=inbound),
+            base_url=self.config.base_url,
+            default_pause=self.config.pause_after_failures,
+        )
+        await self.secrets.put(path, {"current": secret})
+        try:
+            await self.store.insert_webhook(webhook)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.secrets.delete(path)
+            raise
+        return WithSecret(webhook, secret)
+
+    async def update(
+        self, principal: Principal, webhook_id: str, body: Any, if_match: int | None
+    ) -> Webhook:
+        expected = _expected_version(body, if_match)
+        current = await self.get(principal, webhook_id)
+        if current.version != expected:
+            raise _stale(current)
+        changes = rules.check_patch(body, current, self.config.pause_after_failures)
+        changes = {k: v for k, v in changes.items() if current.to_public().get(k) != v}
+        if not changes:
+            return current
+        if "url" in changes and not current.inbound:
+            await self._check_url(changes["url"])
+        if "signature_scheme" in changes:
+            await self._check_scheme_change(current, changes["signature_scheme"])
+        updated = rules.patched(
+            current, changes, principal, utcnow(), self.config.pause_after_failures
+        )
+        if not await self.store.update_webhook(updated, expected_version=current.version):
+            raise _stale(await self.get(principal, webhook_id))
+        return updated
+
+    async def _check_scheme_change(self, current: Webhook, scheme: str) -> None:
+        if (scheme == keys.ED25519) != (current.signature_scheme == keys.ED25519):
+            raise ValidationFailed.at(
+                "/signature_scheme",
+                "cannot switch between Ed25519 and HMAC schemes; create another webhook",
+            )
+        secret = await self._current_secret(current)
+        if keys.secret_problem(scheme, secret, inbound=current.inbound):
+            raise ValidationFailed.at(
+                "/signature_scheme",
+                f"the current secret does not suit {scheme}; rotate the secret first",
+            )
+
+    async def delete(self, principal: Principal, webhook_id: str) -> None:
+        await self._change(principal, webhook_id, rules.deleted)
+
+    async def pause(self, principal: Principal, webhook_id: str) -> Webhook:
+        return await self._change(principal, webhook_id, rules.paused, skip=_is_paused)
+
+    async def resume(self, principal: Principal, webhook_id: str) -> Webhook:
+        return await self._change(principal, webhook_id, rules.resumed, skip=_is_running)
+
+    async def rotate_secret(self, principal: Principal, webhook_id: str, body: Any) -> WithSecret:
+        options = _rotate_options(body or {})
+        current = await self.get(principal, webhook_id)
+        inbound = current.inbound
+        secret = options.get("secret") or keys.generate_secret(current.signature_scheme)
+        problem = keys.secret_problem(current.signature_scheme, secret, inbound=inbound)
+        if problem:
+            raise ValidationFailed.at("/secret", problem)
+        old_document = await self.secrets.get(current.vault_path) or {}
+        grace = options.get("grace_period_s", 86400)
+        expires = iso(utcnow() + timedelta(seconds=grace)) if grace else None
+        document = {"current": secret}
+        if expires and "current" in old_document:
+            document.update(previous=old_document["current"], previous_expires_at=expires)
+        await self.secrets.put(current.vault_path, document)
+        fingerprint = keys.fingerprint(secret)
+        public = keys.public_key(current.signature_scheme, secret, inbound=inbound)
+        try:
+            rotated = await self._change(
+                principal,
+                webhook_id,
+                lambda w, p, now: rules.rotated(w, p, now, fingerprint, public),
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.secrets.put(current.vault_path, old_document)
+            raise
+        return WithSecret(rotated, secret, expires)
+
+    async def _current_secret(self, webhook: Webhook) -> str:
+        document = await self.secrets.get(webhook.vault_path)
+        if not document or "current" not in document:
+            raise NotFound(f"the secret of webhook {webhook.id} is missing from the secret store")
+        return document["current"]
+
+    async def _change(
+        self,
+        principal: Principal,
+        webhook_id: str,
+        change: Callable[[Webhook, Principal, Any], Webhook],
+        skip: Callable[[Webhook], bool] = lambda _: False,
+    ) -> Webhook:
+        """Apply an action that needs no If-Match: re-read and retry when a write races."""
+        for _ in range(CAS_ATTEMPTS):
+            current = await self.get(principal, webhook_id)
+            if skip(current):
+                return current
+            updated = change(current, principal, utcnow())
+            if await self.store.update_webhook(updated, expected_version=current.version):
+                return updated
+        raise _stale(await self.get(principal, webhook_id))
+
+
+def _is_paused(webhook: Webhook) -> bool:
+    return webhook.paused_at is not None
+
+
+def _is_running(webhook: Webhook) -> bool:
+    return webhook.paused_at is None and webhook.consecutive_failures == 0
+
+
+def _stale(current: Webhook) -> VersionConflict:
+    return VersionConflict(
+        f"webhook {current.id} is at version {current.version}; re-read it and retry",
+        current.version,
+    )
+
+
+def _expected_version(body: Any, if_match: int | None) -> int:
+    in_body = body.get("version") if isinstance(body, dict) else None
+    if if_match is not None and isinstance(in_body, int) and in_body != if_match:
+        raise ValidationFailed.at("/version", "disagrees with the If-Match header")
+    expected = if_match if if_match is not None else in_body
+    if expected is None:
+        raise PreconditionRequired(
+            'PATCH needs an If-Match: "<version>" header or a version field in the body'
+        )
+    if not isinstance(expected, int) or isinstance(expected, bool):
+        raise ValidationFailed.at("/version", "must be an integer")
+    return expected
+
+
+def _rotate_options(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed.at("", "the body must be a JSON object")
+    errors = schema_errors(ROTATE_SCHEMA, body)
+    if errors:
+        raise ValidationFailed(errors)
+    return body

@@ -1,0 +1,125 @@
+"""JWT bearer tokens (DESIGN §3): verification for the API, minting for ``hookwire token``.
+
+HS256 with ``JWT_SECRET``, or RS256/ES256 with ``JWT_PUBLIC_KEY`` (the algorithm follows the
+key type, so a token can never choose a weaker one and ``alg: none`` is always refused).
+Minting with an asymmetric key needs ``JWT_PRIVATE_KEY``. Every token must carry ``exp`` and a
+well-formed ``tenant_id``; ``aud`` and ``iss`` are checked when configured.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Final
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from hookwire.domain.principal import Principal
+from hookwire.errors import AuthenticationFailed, ConfigurationError
+from hookwire.settings import Settings
+from hookwire.timeutil import utcnow
+
+TENANT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_OPTIONAL_CLAIM_MAX: Final = 200
+LEEWAY_S: Final = 30
+
+
+def _algorithm(settings: Settings) -> tuple[str, Any]:
+    """(algorithm, verification key) for the configured key."""
+    if settings.jwt_secret:
+        return "HS256", settings.jwt_secret
+    if not settings.jwt_public_key:
+        raise ConfigurationError("set HOOKWIRE_JWT_SECRET or HOOKWIRE_JWT_PUBLIC_KEY")
+    try:
+        key = load_pem_public_key(settings.jwt_public_key.encode())
+    except ValueError as exc:
+        raise ConfigurationError("HOOKWIRE_JWT_PUBLIC_KEY is not a PEM public key") from exc
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256", key
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256", key
+    raise ConfigurationError("HOOKWIRE_JWT_PUBLIC_KEY must be an RSA or P-256 EC key")
+
+
+def _claim(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= _OPTIONAL_CLAIM_MAX:
+        raise AuthenticationFailed(f"the token's {name} claim is malformed")
+    return value
+
+
+class TokenVerifier:
+    """Turns a bearer token into a :class:`Principal`, or raises AuthenticationFailed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._algorithm, self._key = _algorithm(settings)
+        self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed("the token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthenticationFailed(f"the token is not valid: {exc}") from exc
+        tenant = claims.get("tenant_id")
+        if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
+            raise AuthenticationFailed("the token has no valid tenant_id claim")
+        return Principal(
+            tenant_id=tenant, sub=_claim(claims, "sub"), app_id=_claim(claims, "app_id")
+        )
+
+
+def mint(
+    settings: Settings,
+    tenant_id: str,
+    *,
+    sub: str | None = None,
+    app_id: str | None = None,
+    ttl: timedelta = timedelta(hours=1),
+) -> str:
+    """A signed token for ``tenant_id`` with the configured key."""
+    if not TENANT_RE.match(tenant_id):
+        raise ConfigurationError(f"tenant id must match {TENANT_RE.pattern}")
+    algorithm, _ = _algorithm(settings)
+    if algorithm == "HS256":
+        signing_key: Any = settings.jwt_secret
+    elif settings.jwt_private_key:
+        signing_key = settings.jwt_private_key
+    else:
+        raise ConfigurationError("minting with a public key needs HOOKWIRE_JWT_PRIVATE_KEY")
+    now = utcnow()
+    claims: dict[str, Any] = {"tenant_id": tenant_id, "iat": now, "exp": now + ttl}
+    optional = {
+        "sub": sub,
+        "app_id": app_id,
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+    }
+    claims.update({k: v for k, v in optional.items() if v is not None})
+    return jwt.encode(claims, signing_key, algorithm=algorithm)
+
+
+_TTL_RE: Final = re.compile(r"^(\d+)([smhd])$")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_ttl(text: str) -> timedelta:
+    """``90s``, ``15m``, ``1h``, ``30d``."""
+    match = _TTL_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"expected a duration like 15m, 1h or 7d, got {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
