@@ -43,6 +43,15 @@ async def pg_url(pg_session_url: str) -> str:
 
 
 @pytest.fixture
+async def empty_pg_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database (not migrated) for this test."""
+    name = pg.unique_name("e")
+    url = await pg.create_database(name)
+    yield url
+    await pg.drop_database(name)
+
+
+@pytest.fixture
 def sqlite_path(tmp_path: Path) -> str:
     return str(tmp_path / "hookwire.db")
 

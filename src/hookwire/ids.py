@@ -55,4 +55,4 @@ def new_id(prefix: str) -> str:
 
 def is_id(value: str, prefix: str) -> bool:
     """True when ``value`` is a well-formed id with this prefix."""
-    return value.startswith(prefix + "_") and ID_PATTERN.match(value) is not None
+    return value.startswith(prefix + "_") and ID_PATTERN.fullmatch(value) is not None

@@ -76,7 +76,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise AuthenticationFailed(f"the token is not valid: {exc}") from exc
         tenant = claims.get("tenant_id")
-        if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
+        if not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant):
             raise AuthenticationFailed("the token has no valid tenant_id claim")
         return Principal(
             tenant_id=tenant, sub=_claim(claims, "sub"), app_id=_claim(claims, "app_id")
@@ -92,7 +92,7 @@ def mint(
     ttl: timedelta = timedelta(hours=1),
 ) -> str:
     """A signed token for ``tenant_id`` with the configured key."""
-    if not TENANT_RE.match(tenant_id):
+    if not TENANT_RE.fullmatch(tenant_id):
         raise ConfigurationError(f"tenant id must match {TENANT_RE.pattern}")
     algorithm, _ = _algorithm(settings)
     if algorithm == "HS256":

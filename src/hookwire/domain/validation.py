@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from hookwire.errors import FieldError
+
+# JSON Schema patterns are ECMA-262 regexes, where "$" matches only at the very end of the
+# input. Python's "$" also matches before a final newline, which would let "name\n" through
+# a "^[a-z]+$" pattern (a header-injection hole). Translate such "$" to Python's "\Z".
+_ECMA_END = re.compile(r"(?<!\\)\$(?=$|[|)])")
+
+
+@lru_cache(maxsize=4096)
+def _ecma(pattern: str) -> re.Pattern[str]:
+    return re.compile(_ECMA_END.sub(r"\\Z", pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 def pointer(parts: Iterable[Any], base: str = "") -> str:
@@ -23,7 +42,7 @@ def pointer(parts: Iterable[Any], base: str = "") -> str:
 
 @lru_cache(maxsize=1024)
 def _validator(schema_json: bytes) -> Any:
-    return Draft202012Validator(orjson.loads(schema_json))
+    return Validator(orjson.loads(schema_json))
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:

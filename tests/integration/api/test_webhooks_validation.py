@@ -80,6 +80,11 @@ async def test_bad_urls_are_refused(api: Api, url: str) -> None:
     assert paths(await refused(api, {"url": url})) == {"/url"}
 
 
+async def test_a_pattern_with_a_trailing_newline_is_refused(api: Api) -> None:
+    errors = await refused(api, {"url": GOOD_URL, "event_types": ["rfp.*\n"]})
+    assert paths(errors) == {"/event_types/0"}
+
+
 async def test_outbound_needs_a_url(api: Api) -> None:
     assert paths(await refused(api, {"name": "no url"})) == {"/url"}
 
@@ -143,7 +148,14 @@ async def test_reserved_headers_are_refused(api: Api, name: str) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{"X-Evil": "a\r\nX-Injected: 1"}, {"X-Evil": "a\nb"}, {"Bad Name": "x"}, {"X-N": 5}],
+    [
+        {"X-Evil": "a\r\nX-Injected: 1"},
+        {"X-Evil": "a\nb"},
+        {"X-Evil": "trailing\n"},
+        {"X-Evil\n": "name with a trailing newline"},
+        {"Bad Name": "x"},
+        {"X-N": 5},
+    ],
 )
 async def test_header_injection_and_bad_header_shapes_are_refused(
     api: Api, headers: dict[str, Any]

@@ -1,0 +1,83 @@
+"""Real hookwire processes for acceptance tests: started, waited for, stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HOOKWIRE = str(Path(sys.executable).with_name("hookwire"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The test's environment without any HOOKWIRE_ setting, plus ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKWIRE_")}
+    env.update(overrides)
+    return env
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HOOKWIRE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def server(args: list[str], cwd: Path, env: dict[str, str], port: int) -> Iterator[Server]:
+    """Start ``hookwire <args>``, wait until /healthz answers, stop it with SIGTERM."""
+    log = cwd / f"server-{port}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [HOOKWIRE, *args], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True
+        )
+    running = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        _wait_healthy(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(running: Server, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise AssertionError(f"hookwire exited early:\n{running.output()}")
+        try:
+            if httpx.get(running.base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"hookwire did not become healthy:\n{running.output()}")

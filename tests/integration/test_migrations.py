@@ -1,0 +1,124 @@
+"""Migrating an empty database gives exactly the expected schema, on both dialects.
+
+The expected schema is a snapshot in ``tests/integration/schema/<dialect>.txt``. After adding
+a migration, regenerate it with ``HOOKWIRE_UPDATE_SCHEMA=1 pytest
+tests/integration/test_migrations.py`` and review the diff: it is the schema change the
+migration makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hookwire.store import migrations
+from hookwire.store.postgres import PostgresStore
+from hookwire.store.sqlite import SQLiteStore
+
+SNAPSHOTS = Path(__file__).parent / "schema"
+_SPACE = re.compile(r"\s+")
+
+
+def _sqlite_schema(path: str) -> str:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+        ).fetchall()
+    return "\n".join(f"{kind} {name}: {_SPACE.sub(' ', sql)}" for kind, name, sql in rows)
+
+
+async def _postgres_schema(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public' "
+            "ORDER BY table_name, ordinal_position"
+        )
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+        )
+        constraints = await conn.fetch(
+            "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2"
+        )
+    finally:
+        await conn.close()
+    lines = [
+        f"column {r['table_name']}.{r['column_name']} {r['data_type']} "
+        f"null={r['is_nullable']} default={r['column_default']}"
+        for r in columns
+    ]
+    lines += [f"index {r['indexname']}: {r['indexdef']}" for r in indexes]
+    lines += [f"constraint {r['tbl']}.{r['conname']}: {r['def']}" for r in constraints]
+    return "\n".join(lines)
+
+
+def _check(dialect: str, actual: str) -> None:
+    snapshot = SNAPSHOTS / f"{dialect}.txt"
+    if os.environ.get("HOOKWIRE_UPDATE_SCHEMA"):
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(actual + "\n")
+    assert actual + "\n" == snapshot.read_text()
+
+
+async def test_sqlite_migrations_build_the_expected_schema(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    await store.open()
+    try:
+        assert await store.applied_migrations() == []
+        applied = await store.migrate()
+        assert applied == [m.name for m in migrations.migrations("sqlite")]
+        assert await store.migrate() == []
+    finally:
+        await store.close()
+    _check("sqlite", _sqlite_schema(str(tmp_path / "m.db")))
+
+
+@pytest.mark.postgres
+async def test_postgres_migrations_build_the_expected_schema(empty_pg_url: str) -> None:
+    store = PostgresStore(empty_pg_url)
+    await store.open()
+    try:
+        assert await store.applied_migrations() == []
+        applied = await store.migrate()
+        assert applied == [m.name for m in migrations.migrations("postgres")]
+        assert await store.migrate() == []
+    finally:
+        await store.close()
+    _check("postgres", await _postgres_schema(empty_pg_url))
+
+
+@pytest.mark.postgres
+async def test_racing_migrators_apply_each_migration_once(empty_pg_url: str) -> None:
+    stores = [PostgresStore(empty_pg_url, min_size=1, max_size=1) for _ in range(4)]
+    for store in stores:
+        await store.open()
+    try:
+        results = await asyncio.gather(*(s.migrate() for s in stores))
+    finally:
+        for store in stores:
+            await store.close()
+    applied = [name for result in results for name in result]
+    assert sorted(applied) == [m.name for m in migrations.migrations("postgres")]
+
+
+async def test_racing_sqlite_processes_apply_each_migration_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "race.db")
+    stores = [SQLiteStore(path) for _ in range(3)]
+    for store in stores:
+        await store.open()
+    try:
+        results = await asyncio.gather(*(s.migrate() for s in stores))
+    finally:
+        for store in stores:
+            await store.close()
+    applied = [name for result in results for name in result]
+    assert sorted(applied) == [m.name for m in migrations.migrations("sqlite")]
