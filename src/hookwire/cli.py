@@ -91,7 +91,7 @@ def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt 
     _configure_logging(settings.log_level)
     token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
     base = f"http://{settings.host}:{settings.port}"
-    out.print(f"[bold]hookwire {__version__}[/] on {settings.database_url}")
+    out.print(f"[bold]hookwire {__version__}[/] on {settings.database_display}")
     out.print(f"API docs:  {base}/docs")
     out.print(f"Webhooks:  {base}/api/v1/integration/webhooks")
     out.print("Token for tenant 'dev' (24 h):")

@@ -46,9 +46,13 @@ def _load_or_create(home: Path) -> dict[str, str]:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise ConfigurationError(f"cannot read development keys from {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path} is not a JSON object")
-    return {str(k): str(v) for k, v in data.items()}
+    missing = [name for name in _generate() if not isinstance(data, dict) or name not in data]
+    if missing or not all(isinstance(v, str) and v for v in data.values()):
+        raise ConfigurationError(
+            f"{path} must be a JSON object with non-empty string values for "
+            f"{', '.join(_generate())}; delete it to generate new development keys"
+        )
+    return {str(k): v for k, v in data.items()}
 
 
 def with_dev_keys(settings: Settings) -> Settings:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from hookwire.errors import ConfigurationError
 
@@ -59,11 +60,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     """Every knob of hookwire. Environment names are ``HOOKWIRE_`` + the field name in caps."""
 
-    database_url: str = "sqlite:///./hookwire.db"
+    database_url: str = field(default="sqlite:///./hookwire.db", repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: str | None = None
     jwt_private_key: str | None = field(default=None, repr=False)
@@ -121,4 +122,20 @@ class Settings:
     @property
     def base_url(self) -> str:
         """The public base URL: ``PUBLIC_URL`` or, by default, the address ``serve`` binds."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
+
+    @property
+    def database_display(self) -> str:
+        """``database_url`` with any password replaced by ``***``, for logs and banners."""
+        parts = urlsplit(self.database_url)
+        if parts.password is None:
+            return self.database_url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+        )
+        return f"Settings(database={self.database_display!r}, {shown})"

@@ -14,14 +14,14 @@ PATTERN_RE = re.compile(r"^[A-Za-z0-9_.:*-]{1,200}$")
 
 @lru_cache(maxsize=4096)
 def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$", re.S)
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.S)
 
 
 def matches(pattern: str, event_type: str) -> bool:
     """True when ``event_type`` matches one pattern."""
     if "*" not in pattern:
         return pattern == event_type
-    return _compile(pattern).match(event_type) is not None
+    return _compile(pattern).fullmatch(event_type) is not None
 
 
 def matches_any(patterns: Iterable[str], event_type: str) -> bool:

@@ -32,8 +32,10 @@ def parse_url(url: str) -> tuple[SplitResult | None, str | None]:
         return None, "must name a host"
     if parts.username is not None or parts.password is not None:
         return None, "must not carry credentials; send them in headers instead"
-    if parts.fragment:
+    if "#" in url:
         return None, "must not have a #fragment"
+    if parts.port == 0:
+        return None, "must not use port 0"
     return parts, None
 
 

@@ -167,7 +167,8 @@ class WebhookService:
         if current.version != expected:
             raise _stale(current)
         changes = rules.check_patch(body, current, self.config.pause_after_failures)
-        changes = {k: v for k, v in changes.items() if current.to_public().get(k) != v}
+        shown = current.to_public()
+        changes = {k: v for k, v in changes.items() if shown.get(k) != v}
         if not changes:
             return current
         if "url" in changes and not current.inbound:

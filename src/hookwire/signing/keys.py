@@ -51,6 +51,8 @@ def secret_problem(scheme: str, secret: str, *, inbound: bool) -> str | None:
         if raw is None or len(raw) not in sizes:
             what = "public key" if inbound else "signing key"
             return f"must be an Ed25519 {what}: '{prefix}' followed by base64 of the key bytes"
+        if len(raw) == 64 and _raw_public(raw[:32]) != raw[32:]:
+            return "is a 64-byte Ed25519 key whose second half is not the seed's public key"
         return None
     if not 16 <= len(secret) <= 256 or not secret.isprintable() or not secret.isascii():
         return "must be 16 to 256 printable ASCII characters"
@@ -70,10 +72,9 @@ def public_key(scheme: str, secret: str, *, inbound: bool) -> str | None:
         return None
     if inbound:
         return secret
-    seed = base64.b64decode(secret[5:])[:32]
-    raw = (
-        Ed25519PrivateKey.from_private_bytes(seed)
-        .public_key()
-        .public_bytes(Encoding.Raw, PublicFormat.Raw)
-    )
-    return "whpk_" + base64.b64encode(raw).decode()
+    return "whpk_" + base64.b64encode(_raw_public(base64.b64decode(secret[5:])[:32])).decode()
+
+
+def _raw_public(seed: bytes) -> bytes:
+    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -108,6 +108,8 @@ class SQLiteEngine:
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on a read-only connection of the pool."""
+        if self._writer is None:
+            raise StoreUnavailable("the SQLite store is not open")
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, self._read, fn)

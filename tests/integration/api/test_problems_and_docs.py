@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hookwire.store.base import Store
 from tests.conftest import WEBHOOKS, Api
 
 
@@ -44,3 +45,11 @@ async def test_openapi_documents_the_request_bodies_the_api_checks(api: Api) -> 
     assert "/api/v1/integration/webhooks/{webhook_id}/rotate-secret" in spec["paths"]
     docs = await api.anonymous().client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_readyz_is_503_when_the_store_is_gone(api: Api, store: Store) -> None:
+    await store.close()
+    response = await api.anonymous().client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await api.anonymous().client.get("/healthz")).status_code == 200
