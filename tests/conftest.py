@@ -13,13 +13,12 @@ import pytest
 
 from hookwire.api import create_app
 from hookwire.secrets.local import LocalSecretStore
-from hookwire.services.container import Services, webhook_config
-from hookwire.services.webhooks import WebhookService
+from hookwire.services.container import Services, assemble
 from hookwire.settings import Settings
 from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
-from hookwire.tokens import TokenVerifier, mint
+from hookwire.tokens import mint
 from tests import pg
 
 
@@ -105,14 +104,7 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
     """Services over the migrated ``store`` with the local (encrypted) secret backend."""
-    secret_store = LocalSecretStore(store, settings.master_key or "")
-    yield Services(
-        settings=settings,
-        store=store,
-        secrets=secret_store,
-        tokens=TokenVerifier(settings),
-        webhooks=WebhookService(store, secret_store, webhook_config(settings)),
-    )
+    yield assemble(settings, store, LocalSecretStore(store, settings.master_key or ""))
 
 
 class Api:

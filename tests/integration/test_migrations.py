@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from hookwire.store import migrations
+from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
 
@@ -96,29 +97,23 @@ async def test_postgres_migrations_build_the_expected_schema(empty_pg_url: str) 
     _check("postgres", await _postgres_schema(empty_pg_url))
 
 
+async def _race(stores: list[Store], dialect: str) -> None:
+    """Several stores (as separate processes would) migrate one empty database at once."""
+    for store in stores:
+        await store.open()
+    try:
+        results = await asyncio.gather(*(s.migrate() for s in stores))
+    finally:
+        for store in stores:
+            await store.close()
+    applied = [name for result in results for name in result]
+    assert sorted(applied) == [m.name for m in migrations.migrations(dialect)]
+
+
 @pytest.mark.postgres
-async def test_racing_migrators_apply_each_migration_once(empty_pg_url: str) -> None:
-    stores = [PostgresStore(empty_pg_url, min_size=1, max_size=1) for _ in range(4)]
-    for store in stores:
-        await store.open()
-    try:
-        results = await asyncio.gather(*(s.migrate() for s in stores))
-    finally:
-        for store in stores:
-            await store.close()
-    applied = [name for result in results for name in result]
-    assert sorted(applied) == [m.name for m in migrations.migrations("postgres")]
+async def test_racing_postgres_migrators_apply_each_migration_once(empty_pg_url: str) -> None:
+    await _race([PostgresStore(empty_pg_url, min_size=1, max_size=1) for _ in range(4)], "postgres")
 
 
-async def test_racing_sqlite_processes_apply_each_migration_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "race.db")
-    stores = [SQLiteStore(path) for _ in range(3)]
-    for store in stores:
-        await store.open()
-    try:
-        results = await asyncio.gather(*(s.migrate() for s in stores))
-    finally:
-        for store in stores:
-            await store.close()
-    applied = [name for result in results for name in result]
-    assert sorted(applied) == [m.name for m in migrations.migrations("sqlite")]
+async def test_racing_sqlite_migrators_apply_each_migration_once(tmp_path: Path) -> None:
+    await _race([SQLiteStore(str(tmp_path / "race.db")) for _ in range(3)], "sqlite")

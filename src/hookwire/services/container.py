@@ -34,6 +34,17 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     )
 
 
+def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services:
+    """Services over an open store and secret store."""
+    return Services(
+        settings=settings,
+        store=store,
+        secrets=secrets,
+        tokens=TokenVerifier(settings),
+        webhooks=WebhookService(store, secrets, webhook_config(settings)),
+    )
+
+
 async def open_services(settings: Settings, *, migrate: bool = False) -> Services:
     """Open the store (migrating it when asked) and the secret store."""
     store = open_store(settings.database_url)
@@ -41,14 +52,7 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> Service
     try:
         if migrate:
             await store.migrate()
-        secrets = open_secret_store(settings, store)
-        return Services(
-            settings=settings,
-            store=store,
-            secrets=secrets,
-            tokens=TokenVerifier(settings),
-            webhooks=WebhookService(store, secrets, webhook_config(settings)),
-        )
+        return assemble(settings, store, open_secret_store(settings, store))
     except BaseException:
         await store.close()
         raise
