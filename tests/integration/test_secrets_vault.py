@@ -19,13 +19,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hvac
 import pytest
 from hvac.exceptions import InvalidPath
 
+from hookwire.api import create_app
 from hookwire.errors import SecretBackendUnavailable
 from hookwire.secrets import SecretDocument, SecretStore
 from hookwire.secrets.vault import VaultSecretStore
+from hookwire.services.container import open_services
+from hookwire.settings import Settings
+from hookwire.tokens import mint
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 SECRET = "whsec_dmF1bHQtc2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
@@ -233,3 +238,44 @@ async def test_repr_hides_the_token(openbao: tuple[str, str]) -> None:
         assert addr in repr(vault)
     finally:
         await vault.close()
+
+
+async def test_the_api_keeps_webhook_secrets_in_vault_not_in_the_database(
+    openbao: tuple[str, str], tmp_path: Path
+) -> None:
+    address, root_token = openbao
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hookwire.db'}",
+        jwt_secret=secrets.token_urlsafe(32),
+        secret_backend="vault",
+        vault_addr=address,
+        vault_token=root_token,
+    )
+    services = await open_services(settings, migrate=True)
+    raw = hvac.Client(url=address, token=root_token)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, services))
+        headers = {"Authorization": "Bearer " + mint(settings, "acme")}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            created = await client.post(
+                "/api/v1/integration/webhooks",
+                json={"url": "https://receiver.example.com/hook"},
+                headers=headers,
+            )
+            assert created.status_code == 201, created.text
+            body = created.json()
+            rotated = await client.post(
+                f"/api/v1/integration/webhooks/{body['id']}/rotate-secret", headers=headers
+            )
+            assert rotated.status_code == 200
+        stored = raw.secrets.kv.v2.read_secret_version(
+            path=body["vault_path"], mount_point="secret", raise_on_deleted_version=True
+        )["data"]["data"]
+        assert stored["current"] == rotated.json()["secret"]
+        assert stored["previous"] == body["secret"]
+    finally:
+        raw.adapter.close()
+        await services.close()
+    database = (tmp_path / "hookwire.db").read_bytes()
+    assert body["secret"].encode() not in database
+    assert body["id"].encode() in database
