@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hookwire.store.migrations import migrations
 from tests.acceptance.processes import clean_env, free_port, run, server
 from tests.conftest import WEBHOOKS
 
@@ -77,7 +78,8 @@ def test_api_on_postgres_needs_migrate_first(tmp_path: Path, empty_pg_url: str) 
     assert "hookwire migrate" in refused.stderr
     migrated = run(["migrate"], tmp_path, env)
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied 1 migration" in migrated.stdout
+    assert f"applied {len(migrations('postgres'))} migration" in migrated.stdout
+    assert "applied 0 migration" in run(["migrate"], tmp_path, env).stdout
     token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
     with server(["api"], tmp_path, env, port) as running:
         assert httpx.get(running.base_url + "/readyz").json() == {"status": "ready"}

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import hookwire
 from hookwire.api import problems
-from hookwire.api.routes import health, webhooks
+from hookwire.api.routes import deliveries, event_types, events, health, webhooks
 from hookwire.services.container import Services, open_services
 from hookwire.settings import Settings
 
@@ -43,5 +43,6 @@ def create_app(
         app.state.services = services
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(webhooks.router)
+    for routes in (webhooks, event_types, events, deliveries):
+        app.include_router(routes.router)
     return app

@@ -74,10 +74,60 @@ def returns(status: int, schema: dict[str, Any] | None, description: str) -> dic
     return answers
 
 
-LIST: dict[str, Any] = {
+EVENT_TYPE: dict[str, Any] = {
     "type": "object",
-    "properties": {"data": {"type": "array", "items": WEBHOOK}, "next_cursor": _TEXT},
+    "properties": {
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "schema": {"type": ["object", "boolean"]},
+        "version": {"type": "integer"},
+        "deprecated": {"type": "boolean"},
+        "builtin": {"type": "boolean"},
+        "example": {},
+    },
 }
+EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string"},
+        "data": {},
+        "created_at": _TIME,
+        "delivery_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+ACCEPTED: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string"},
+        "created_at": _TIME,
+        "deliveries": {"type": "integer"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+DELIVERY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "event_id": {"type": "string"},
+        "webhook_id": {"type": "string"},
+        "status": {"type": "string"},
+        "attempt_count": {"type": "integer"},
+        "next_attempt_at": _TIME,
+        "attempts": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def page_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": item}, "next_cursor": _TEXT},
+    }
+
+
+LIST = page_of(WEBHOOK)
 CREATE_BODY = body(CREATE_SCHEMA)
 PATCH_BODY = body(PATCH_SCHEMA)
 ROTATE_BODY = body(ROTATE_SCHEMA, required=False)

@@ -1,35 +1,37 @@
-"""JSON Schema checks that report every error with a JSON Pointer into the checked document."""
+"""JSON Schema checks that report every error with a JSON Pointer into the checked document.
+
+Draft 2020-12, with three deliberate differences from a stock validator (DESIGN §7):
+
+- ``nullable: true`` (OpenAPI style, used by the seed schemas) lets ``null`` through ``type``
+  and ``enum`` in the same schema object, so the seed schemas are used exactly as published;
+- ``format`` is enforced for ``email``, ``uri``, ``date-time`` and ``uuid``;
+- ``pattern`` follows ECMA-262, where ``$`` matches only at the very end of the input. Python's
+  ``$`` also matches before a final newline, which would let ``"name\\n"`` through
+  ``"^[a-z]+$"`` (a header-injection hole), so such ``$`` become ``\\Z``.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from hookwire.errors import FieldError
 
-# JSON Schema patterns are ECMA-262 regexes, where "$" matches only at the very end of the
-# input. Python's "$" also matches before a final newline, which would let "name\n" through
-# a "^[a-z]+$" pattern (a header-injection hole). Translate such "$" to Python's "\Z".
 _ECMA_END = re.compile(r"(?<!\\)\$(?=$|[|)])")
-
-
-@lru_cache(maxsize=4096)
-def _ecma(pattern: str) -> re.Pattern[str]:
-    return re.compile(_ECMA_END.sub(r"\\Z", pattern))
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 def pointer(parts: Iterable[Any], base: str = "") -> str:
@@ -40,14 +42,126 @@ def pointer(parts: Iterable[Any], base: str = "") -> str:
     return "".join(out)
 
 
+# --- formats ---------------------------------------------------------------------------
+
+FORMATS = FormatChecker(formats=())
+
+
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or _EMAIL.fullmatch(value) is not None
+
+
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return bool(_URI_SCHEME.fullmatch(parts.scheme)) and bool(parts.netloc or parts.path)
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36 and value[8] == value[13] == value[18] == value[23] == "-"
+
+
+for _name, _check in {
+    "email": _is_email,
+    "uri": _is_uri,
+    "date-time": _is_date_time,
+    "uuid": _is_uuid,
+}.items():
+    FORMATS.checks(_name)(_check)
+
+
+# --- keywords that differ from the stock draft 2020-12 validator --------------------------
+
+
+@lru_cache(maxsize=4096)
+def _ecma(pattern: str) -> re.Pattern[str]:
+    return re.compile(_ECMA_END.sub(r"\\Z", pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _nullable(keyword: Any) -> Any:
+    def check(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        if instance is None and schema.get("nullable") is True:
+            return
+        yield from keyword(validator, value, instance, schema)
+
+    return check
+
+
+_STOCK = Draft202012Validator.VALIDATORS
+Validator = validators.extend(
+    Draft202012Validator,
+    {"pattern": _pattern, "type": _nullable(_STOCK["type"]), "enum": _nullable(_STOCK["enum"])},
+)
+
+
+# --- compiled, cached validators ----------------------------------------------------------
+
+
 @lru_cache(maxsize=1024)
 def _validator(schema_json: bytes) -> Any:
-    return Validator(orjson.loads(schema_json))
+    return Validator(orjson.loads(schema_json), format_checker=FORMATS)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
     """A compiled validator, cached by the schema's canonical bytes."""
     return _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+
+
+def schema_problems(schema: Any) -> list[FieldError]:
+    """Why ``schema`` is not a valid draft 2020-12 schema (pointers into the schema)."""
+    if not isinstance(schema, dict | bool):
+        return [FieldError("", "a JSON Schema must be an object or a boolean")]
+    try:
+        Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [FieldError(pointer(exc.absolute_path), exc.message)]
+    for found in _patterns(schema):
+        try:
+            _ecma(found)
+        except re.error as exc:
+            return [FieldError("", f"pattern {found!r} is not a valid regular expression: {exc}")]
+    return []
+
+
+def _patterns(schema: Any) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _patterns(item)
 
 
 def _field_errors(error: ValidationError, base: str) -> list[FieldError]:
@@ -69,10 +183,15 @@ def _field_errors(error: ValidationError, base: str) -> list[FieldError]:
     return [FieldError(where, error.message)]
 
 
-def schema_errors(schema: Mapping[str, Any], document: Any, base: str = "") -> list[FieldError]:
-    """Every violation of ``schema`` by ``document``, sorted by pointer, without duplicates."""
+def errors_of(validator: Any, document: Any, base: str = "") -> list[FieldError]:
+    """Every violation found by a compiled ``validator``, sorted by pointer, deduplicated."""
     found: dict[tuple[str, str], FieldError] = {}
-    for error in validator_for(schema).iter_errors(document):
+    for error in validator.iter_errors(document):
         for field_error in _field_errors(error, base):
             found.setdefault((field_error.path, field_error.message), field_error)
     return sorted(found.values(), key=lambda e: e.path)
+
+
+def schema_errors(schema: Mapping[str, Any], document: Any, base: str = "") -> list[FieldError]:
+    """Every violation of ``schema`` by ``document``."""
+    return errors_of(validator_for(schema), document, base)

@@ -6,6 +6,8 @@ import contextlib
 from dataclasses import dataclass
 
 from hookwire.secrets import SecretStore, open_secret_store
+from hookwire.services.event_types import EventTypeService
+from hookwire.services.events import DeliveryService, EventService
 from hookwire.services.webhooks import WebhookConfig, WebhookService
 from hookwire.settings import Settings
 from hookwire.store import Store, open_store
@@ -19,6 +21,9 @@ class Services:
     secrets: SecretStore
     tokens: TokenVerifier
     webhooks: WebhookService
+    event_types: EventTypeService
+    events: EventService
+    deliveries: DeliveryService
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -36,12 +41,16 @@ def webhook_config(settings: Settings) -> WebhookConfig:
 
 def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services:
     """Services over an open store and secret store."""
+    event_types = EventTypeService(store)
     return Services(
         settings=settings,
         store=store,
         secrets=secrets,
         tokens=TokenVerifier(settings),
         webhooks=WebhookService(store, secrets, webhook_config(settings)),
+        event_types=event_types,
+        events=EventService(store, event_types),
+        deliveries=DeliveryService(store),
     )
 
 

@@ -7,8 +7,6 @@ be written, so a failed request leaves nothing behind.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import dataclasses
 from collections.abc import Callable
@@ -26,14 +24,14 @@ from hookwire.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from hookwire.ids import is_id, new_id
+from hookwire.ids import ID_PATTERN, new_id
 from hookwire.secrets import SecretStore
+from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
 from hookwire.store.base import Store, WebhookQuery
 from hookwire.timeutil import iso, utcnow
 
-MAX_LIMIT: Final = 200
 CAS_ATTEMPTS: Final = 5
 ROTATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -55,32 +53,12 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Webhook]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class WithSecret:
     """A webhook and its new secret, shown once (create and rotate-secret)."""
 
     webhook: Webhook
     secret: str
     previous_expires_at: str | None = None
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, prefix: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed.at("/cursor", "is not a cursor this API returned") from exc
-    if not is_id(value, prefix):
-        raise ValidationFailed.at("/cursor", "is not a cursor this API returned")
-    return value
 
 
 def secret_path(tenant_id: str, webhook_id: str) -> str:
@@ -117,15 +95,13 @@ class WebhookService:
             raise NotFound(f"webhook {webhook_id} not found")
         return found
 
-    async def list(self, principal: Principal, query: WebhookQuery, cursor: str | None) -> Page:
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise ValidationFailed.at("/limit", f"must be between 1 and {MAX_LIMIT}")
-        before = decode_cursor(cursor, "wh") if cursor else None
+    async def list(
+        self, principal: Principal, query: WebhookQuery, cursor: str | None
+    ) -> Page[Webhook]:
+        check_limit(query.limit)
+        before = decode_cursor(cursor, ID_PATTERN)
         probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
-        rows = await self.store.list_webhooks(principal, probe)
-        items = rows[: query.limit]
-        more = len(rows) > query.limit
-        return Page(items, encode_cursor(items[-1].id) if more else None)
+        return page(await self.store.list_webhooks(principal, probe), query.limit, _id)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -255,6 +231,10 @@ class WebhookService:
             if await self.store.update_webhook(updated, expected_version=current.version):
                 return updated
         raise _stale(await self.get(principal, webhook_id))
+
+
+def _id(webhook: Webhook) -> str:
+    return webhook.id
 
 
 def _is_paused(webhook: Webhook) -> bool:

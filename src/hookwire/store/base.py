@@ -9,11 +9,18 @@ the database fails, never a driver exception.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
+from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
+
+FanOut = Callable[[Sequence[Webhook]], list[Delivery]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,48 @@ class WebhookQuery:
     tag: str | None = None
     event_type: str | None = None
     include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters of ``GET /events``; newest first, keyset-paginated by id."""
+
+    limit: int = 50
+    before_id: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """Filters of ``GET /deliveries``; newest first, keyset-paginated by id."""
+
+    limit: int = 50
+    before_id: str | None = None
+    webhook_id: str | None = None
+    event_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An Idempotency-Key taken by a published event."""
+
+    tenant_id: str
+    key: str
+    request_hash: str
+    event_id: str
+    created_at: datetime
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What ``publish`` did: wrote the event and its deliveries, or found the key taken."""
+
+    deliveries: list[Delivery] | None = None
+    taken: bool = False
 
 
 class SecretBlobs(Protocol):
@@ -70,3 +119,44 @@ class Store(SecretBlobs, Protocol):
     async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
         """Write every column of ``webhook`` if the stored row (same id and tenant) still has
         ``expected_version``; False when it does not (or is gone)."""
+
+    # --- event types (tenants' own; built-ins live in the package) ----------------------
+
+    async def insert_event_type(self, event_type: EventType) -> bool:
+        """Add a version; False when (tenant, name, version) exists already."""
+
+    async def get_event_type(
+        self, tenant_id: str, name: str, version: int | None = None
+    ) -> EventType | None:
+        """That version, or the newest one when ``version`` is None."""
+
+    async def list_event_types(
+        self, tenant_id: str, after: str | None, limit: int
+    ) -> list[EventType]:
+        """The newest version of each type, by name, names after ``after``."""
+
+    async def update_event_type(self, event_type: EventType) -> bool:
+        """Rewrite description, example, deprecated and updated_at of one stored version."""
+
+    # --- publishing -------------------------------------------------------------------
+
+    async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
+        """In ONE transaction: take ``claim`` (unless a fresh one holds the key: then write
+        nothing and answer ``taken``), pick the tenant's candidate webhooks for the event,
+        let ``fan_out`` turn them into deliveries, and insert the event and its deliveries.
+        A claim older than 24 hours is taken over."""
+
+    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
+        """The claim on ``key`` made after ``fresh_after``, if any."""
+
+    # --- reads of events and deliveries -----------------------------------------------
+
+    async def get_event(self, principal: Principal, event_id: str) -> Event | None: ...
+
+    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]: ...
+
+    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None: ...
+
+    async def list_deliveries(
+        self, principal: Principal, query: DeliveryQuery
+    ) -> list[Delivery]: ...

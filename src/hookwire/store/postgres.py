@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
 
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
+from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import StoreUnavailable
 from hookwire.store import migrations as schema
-from hookwire.store.base import WebhookQuery
+from hookwire.store import rows
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, FanOut, Published, WebhookQuery
 from hookwire.store.queries import load
-from hookwire.store.rows import list_params, scope_params, webhook_from_row, webhook_to_row
 from hookwire.timeutil import iso, utcnow
 
 Q = load("postgres")
+T = TypeVar("T")
 MIGRATION_LOCK = 0x686F6F6B  # "hook": one migrator at a time across processes
+CLAIM_TTL = timedelta(hours=24)
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -29,6 +35,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             kind, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(),
             decoder=orjson.loads,
         )  # fmt: skip
+
+
+def _args(name: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    query = Q[name]
+    return query.text, query.args(params)
 
 
 class PostgresStore:
@@ -70,17 +81,24 @@ class PostgresStore:
         except _DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"PostgreSQL error: {exc}") from exc
 
-    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[asyncpg.Record]:
-        query = Q[name]
+    async def _all(self, name: str, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        text, args = _args(name, params)
         async with self._conn() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(query.text, *query.args(params))
-            return rows
+            found: list[asyncpg.Record] = await conn.fetch(text, *args)
+            return found
 
-    async def _execute(self, name: str, params: Mapping[str, Any]) -> str:
-        query = Q[name]
+    async def _one(
+        self, name: str, params: Mapping[str, Any], make: Callable[[asyncpg.Record], T]
+    ) -> T | None:
+        found = await self._all(name, params)
+        return make(found[0]) if found else None
+
+    async def _write(self, name: str, params: Mapping[str, Any]) -> int:
+        """Run a statement; the number of rows it changed."""
+        text, args = _args(name, params)
         async with self._conn() as conn:
-            status: str = await conn.execute(query.text, *query.args(params))
-            return status
+            status: str = await conn.execute(text, *args)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def ping(self) -> None:
         async with self._conn() as conn:
@@ -106,43 +124,103 @@ class PostgresStore:
         async with self._conn() as conn:
             if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
                 return []
-            return [
-                r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations ORDER BY 1")
-            ]
+            found = await conn.fetch("SELECT name FROM schema_migrations ORDER BY 1")
+            return [r["name"] for r in found]
 
     # --- webhooks ------------------------------------------------------------------------
 
     async def insert_webhook(self, webhook: Webhook) -> None:
-        await self._execute("insert_webhook", webhook_to_row(webhook))
+        await self._write("insert_webhook", rows.webhook_to_row(webhook))
 
     async def get_webhook(
         self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
     ) -> Webhook | None:
-        rows = await self._fetch(
-            "get_webhook",
-            {**scope_params(principal), "id": webhook_id, "include_deleted": include_deleted},
-        )
-        return webhook_from_row(rows[0]) if rows else None
+        params = {**rows.scope_params(principal), "id": webhook_id}
+        params["include_deleted"] = include_deleted
+        return await self._one("get_webhook", params, rows.webhook_from_row)
 
     async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
-        rows = await self._fetch(
-            "list_webhooks",
-            list_params(principal, query),
-        )
-        return [webhook_from_row(row) for row in rows]
+        found = await self._all("list_webhooks", rows.list_params(principal, query))
+        return [rows.webhook_from_row(r) for r in found]
 
     async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
-        params = {**webhook_to_row(webhook), "expected_version": expected_version}
-        return await self._execute("update_webhook", params) == "UPDATE 1"
+        params = {**rows.webhook_to_row(webhook), "expected_version": expected_version}
+        return await self._write("update_webhook", params) == 1
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
     async def put_secret(self, path: str, blob: bytes) -> None:
-        await self._execute("put_secret", {"path": path, "ciphertext": blob, "now": utcnow()})
+        await self._write("put_secret", {"path": path, "ciphertext": blob, "now": utcnow()})
 
     async def get_secret(self, path: str) -> bytes | None:
-        rows = await self._fetch("get_secret", {"path": path})
-        return bytes(rows[0]["ciphertext"]) if rows else None
+        return await self._one("get_secret", {"path": path}, lambda r: bytes(r["ciphertext"]))
 
     async def delete_secret(self, path: str) -> None:
-        await self._execute("delete_secret", {"path": path})
+        await self._write("delete_secret", {"path": path})
+
+    # --- event types -----------------------------------------------------------------------
+
+    async def insert_event_type(self, event_type: EventType) -> bool:
+        return await self._write("insert_event_type", rows.event_type_to_row(event_type)) == 1
+
+    async def get_event_type(
+        self, tenant_id: str, name: str, version: int | None = None
+    ) -> EventType | None:
+        params = {"tenant_id": tenant_id, "name": name, "version": version}
+        return await self._one("get_event_type", params, rows.event_type_from_row)
+
+    async def list_event_types(
+        self, tenant_id: str, after: str | None, limit: int
+    ) -> list[EventType]:
+        params = {"tenant_id": tenant_id, "after": after, "limit": limit}
+        return [rows.event_type_from_row(r) for r in await self._all("list_event_types", params)]
+
+    async def update_event_type(self, event_type: EventType) -> bool:
+        return await self._write("update_event_type", rows.event_type_to_row(event_type)) == 1
+
+    # --- publishing and reads --------------------------------------------------------------
+
+    async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
+        async with self._conn() as conn, conn.transaction():
+            if claim is not None:
+                params = {
+                    **rows.claim_params(claim),
+                    "expired_before": claim.created_at - CLAIM_TTL,
+                }
+                if await conn.fetchval(*_flat("claim_key", params)) is None:
+                    return Published(taken=True)
+            scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
+            params = {**scope, "connector_id": event.connector_id, "type": event.type}
+            candidates = await conn.fetch(*_flat("fanout_webhooks", params))
+            deliveries = fan_out([rows.webhook_from_row(r) for r in candidates])
+            await conn.execute(*_flat("insert_event", rows.event_to_row(event)))
+            if deliveries:
+                text = Q["insert_delivery"].text
+                batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]
+                await conn.executemany(text, batch)
+            return Published(deliveries=deliveries)
+
+    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
+        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
+        return await self._one("get_claim", params, rows.claim_from_row)
+
+    async def get_event(self, principal: Principal, event_id: str) -> Event | None:
+        params = {**rows.scope_params(principal), "id": event_id}
+        return await self._one("get_event", params, rows.event_from_row)
+
+    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]:
+        found = await self._all("list_events", rows.query_params(principal, query))
+        return [rows.event_from_row(r) for r in found]
+
+    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None:
+        params = {**rows.scope_params(principal), "id": delivery_id}
+        return await self._one("get_delivery", params, rows.delivery_from_row)
+
+    async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
+        found = await self._all("list_deliveries", rows.query_params(principal, query))
+        return [rows.delivery_from_row(r) for r in found]
+
+
+def _flat(name: str, params: Mapping[str, Any]) -> list[Any]:
+    text, args = _args(name, params)
+    return [text, *args]

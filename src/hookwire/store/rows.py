@@ -1,28 +1,54 @@
-"""Mapping between :class:`Webhook` and a flat row of plain values, shared by both adapters.
+"""Mapping between domain objects and flat rows of plain values, shared by both adapters.
 
-Adapters convert their own column types (JSON text or jsonb, integer or boolean, text or
-timestamptz) to and from these plain Python values: lists, dicts, bools and aware datetimes.
+Each :class:`Table` names its JSON, time and boolean columns. Adapters convert their own
+column types (JSON text or jsonb, integer or boolean, text or timestamptz) to and from plain
+Python values by those sets: lists and dicts, bools, aware datetimes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass
+from typing import Any, Final
 
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
+from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, WebhookQuery
 
-if TYPE_CHECKING:
-    from hookwire.store.base import WebhookQuery
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    json: frozenset[str] = frozenset()
+    time: frozenset[str] = frozenset()
+    bool: frozenset[str] = frozenset()
+
+
+WEBHOOKS: Final = Table(
+    json=frozenset({"event_types", "headers", "retry_policy", "tags"}),
+    time=frozenset({"created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at"}),
+    bool=frozenset({"is_deleted", "enabled"}),
+)
+EVENTS: Final = Table(json=frozenset({"data", "tags"}), time=frozenset({"created_at"}))
+DELIVERIES: Final = Table(
+    time=frozenset({"created_at", "updated_at", "next_attempt_at", "lease_expires_at"})
+)
+EVENT_TYPES: Final = Table(
+    json=frozenset({"schema", "example"}),
+    time=frozenset({"created_at", "updated_at"}),
+    bool=frozenset({"deprecated"}),
+)
+CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
 
 WEBHOOK_COLUMNS: Final = tuple(f.name for f in dataclasses.fields(Webhook))
-JSON_COLUMNS: Final = frozenset({"event_types", "headers", "retry_policy", "tags"})
-BOOL_COLUMNS: Final = frozenset({"is_deleted", "enabled"})
-TIME_COLUMNS: Final = frozenset(
-    {"created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at"}
-)
+_EVENT_TYPE_COLUMNS: Final = (
+    "tenant_id", "name", "version", "description", "schema", "example", "deprecated",
+    "created_at", "updated_at",
+)  # fmt: skip
 
 
 def webhook_to_row(webhook: Webhook) -> dict[str, Any]:
@@ -43,9 +69,41 @@ def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
     values["retry_policy"] = RetryPolicy.from_json(
         values["retry_policy"], values["retry_policy"].get("pauseAfterFailures", 20)
     )
-    for name in BOOL_COLUMNS:
+    for name in WEBHOOKS.bool:
         values[name] = bool(values[name])
     return Webhook(**values)
+
+
+def event_to_row(event: Event) -> dict[str, Any]:
+    row = dataclasses.asdict(event)
+    row["tags"] = list(event.tags)
+    return row
+
+
+def event_from_row(row: Mapping[str, Any]) -> Event:
+    values = {f.name: row[f.name] for f in dataclasses.fields(Event)}
+    values["tags"] = tuple(values["tags"])
+    return Event(**values)
+
+
+def delivery_to_row(delivery: Delivery) -> dict[str, Any]:
+    return {f.name: getattr(delivery, f.name) for f in dataclasses.fields(Delivery)}
+
+
+def delivery_from_row(row: Mapping[str, Any]) -> Delivery:
+    values = {f.name: row[f.name] for f in dataclasses.fields(Delivery)}
+    values["body"] = bytes(values["body"])
+    return Delivery(**values)
+
+
+def event_type_to_row(event_type: EventType) -> dict[str, Any]:
+    return {name: getattr(event_type, name) for name in _EVENT_TYPE_COLUMNS}
+
+
+def event_type_from_row(row: Mapping[str, Any]) -> EventType:
+    values = {name: row[name] for name in _EVENT_TYPE_COLUMNS}
+    values["deprecated"] = bool(values["deprecated"])
+    return EventType(**values)
 
 
 def scope_params(principal: Principal) -> dict[str, Any]:
@@ -66,3 +124,20 @@ def list_params(principal: Principal, query: WebhookQuery) -> dict[str, Any]:
         "event_type": query.event_type,
         "limit": query.limit,
     }
+
+
+def query_params(principal: Principal, query: EventQuery | DeliveryQuery) -> dict[str, Any]:
+    """Parameters of ``list_events`` and ``list_deliveries``: the query's fields, scoped."""
+    return {**scope_params(principal), **dataclasses.asdict(query)}
+
+
+def claim_params(claim: Claim) -> dict[str, Any]:
+    row = dataclasses.asdict(claim)
+    row["warnings"] = list(claim.warnings)
+    return row
+
+
+def claim_from_row(row: Mapping[str, Any]) -> Claim:
+    values = {f.name: row[f.name] for f in dataclasses.fields(Claim)}
+    values["warnings"] = tuple(values["warnings"])
+    return Claim(**values)

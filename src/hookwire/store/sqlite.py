@@ -3,47 +3,57 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import orjson
 
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
+from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import migrations as schema
-from hookwire.store.base import WebhookQuery
+from hookwire.store import rows
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, FanOut, Published, WebhookQuery
 from hookwire.store.queries import load
-from hookwire.store.rows import (
-    JSON_COLUMNS,
-    TIME_COLUMNS,
-    list_params,
-    scope_params,
-    webhook_from_row,
-    webhook_to_row,
-)
 from hookwire.store.sqlite_engine import SQLiteEngine
 from hookwire.timeutil import iso, parse_iso, utcnow
 
 Q = load("sqlite")
+T = TypeVar("T")
+CLAIM_TTL = timedelta(hours=24)
 
 
-def _encode(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for name in JSON_COLUMNS & out.keys():
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _encode(table: rows.Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values -> SQLite values: JSON as text, times as RFC 3339 text."""
+    out = {name: _plain(value) for name, value in row.items()}
+    for name in table.json & out.keys():
         out[name] = orjson.dumps(out[name]).decode()
-    for name in TIME_COLUMNS & out.keys():
-        out[name] = iso(out[name])
     return out
 
 
-def _decode(row: sqlite3.Row) -> Webhook:
+def _decode(table: rows.Table, row: sqlite3.Row) -> dict[str, Any]:
     values = dict(row)
-    for name in JSON_COLUMNS:
+    for name in table.json & values.keys():
         values[name] = orjson.loads(values[name])
-    for name in TIME_COLUMNS:
+    for name in table.time & values.keys():
         if values[name] is not None:
             values[name] = parse_iso(values[name])
-    return webhook_from_row(values)
+    return values
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return rows.webhook_from_row(_decode(rows.WEBHOOKS, row))
 
 
 def _execute(conn: sqlite3.Connection, name: str, params: Mapping[str, Any]) -> None:
@@ -82,6 +92,26 @@ def _migrate(conn: sqlite3.Connection) -> list[str]:
     return done
 
 
+def _publish(event: Event, fan_out: FanOut, claim: Claim | None) -> Callable[..., Published]:
+    def run(conn: sqlite3.Connection) -> Published:
+        if claim is not None:
+            params = {**rows.claim_params(claim), "expired_before": claim.created_at - CLAIM_TTL}
+            if not conn.execute(Q["claim_key"].text, _encode(rows.CLAIMS, params)).fetchall():
+                return Published(taken=True)
+        scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
+        params = {**scope, "connector_id": event.connector_id, "type": event.type}
+        candidates = conn.execute(Q["fanout_webhooks"].text, params).fetchall()
+        deliveries = fan_out([_webhook(row) for row in candidates])
+        _execute(conn, "insert_event", _encode(rows.EVENTS, rows.event_to_row(event)))
+        conn.executemany(
+            Q["insert_delivery"].text,
+            [_encode(rows.DELIVERIES, rows.delivery_to_row(d)) for d in deliveries],
+        )
+        return Published(deliveries=deliveries)
+
+    return run
+
+
 class SQLiteStore:
     """Store port over one SQLite file."""
 
@@ -118,47 +148,119 @@ class SQLiteStore:
 
         return await self.engine.read(read)
 
+    async def _all(self, name: str, params: Mapping[str, Any]) -> list[sqlite3.Row]:
+        encoded = {k: _plain(v) for k, v in params.items()}
+        return await self.engine.read(lambda conn: conn.execute(Q[name].text, encoded).fetchall())
+
+    async def _one(
+        self, name: str, params: Mapping[str, Any], make: Callable[[sqlite3.Row], T]
+    ) -> T | None:
+        found = await self._all(name, params)
+        return make(found[0]) if found else None
+
+    async def _write(self, name: str, table: rows.Table, params: Mapping[str, Any]) -> int:
+        encoded = _encode(table, params)
+        changed: int = await self.engine.write(
+            lambda conn: conn.execute(Q[name].text, encoded).rowcount
+        )
+        return changed
+
     # --- webhooks ------------------------------------------------------------------------
 
     async def insert_webhook(self, webhook: Webhook) -> None:
-        params = _encode(webhook_to_row(webhook))
-        await self.engine.write(lambda conn: _execute(conn, "insert_webhook", params))
+        await self._write("insert_webhook", rows.WEBHOOKS, rows.webhook_to_row(webhook))
 
     async def get_webhook(
         self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
     ) -> Webhook | None:
-        params = {**scope_params(principal), "id": webhook_id, "include_deleted": include_deleted}
-        row = await self.engine.read(
-            lambda conn: conn.execute(Q["get_webhook"].text, params).fetchone()
+        params = {**rows.scope_params(principal), "id": webhook_id}
+        return await self._one(
+            "get_webhook", {**params, "include_deleted": include_deleted}, _webhook
         )
-        return None if row is None else _decode(row)
 
     async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
-        params = list_params(principal, query)
-        rows = await self.engine.read(
-            lambda conn: conn.execute(Q["list_webhooks"].text, params).fetchall()
-        )
-        return [_decode(row) for row in rows]
+        return [
+            _webhook(r)
+            for r in await self._all("list_webhooks", rows.list_params(principal, query))
+        ]
 
     async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
-        params = _encode(webhook_to_row(webhook))
-        params["expected_version"] = expected_version
-        changed: int = await self.engine.write(
-            lambda conn: conn.execute(Q["update_webhook"].text, params).rowcount
-        )
-        return changed == 1
+        params = {**rows.webhook_to_row(webhook), "expected_version": expected_version}
+        return await self._write("update_webhook", rows.WEBHOOKS, params) == 1
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
     async def put_secret(self, path: str, blob: bytes) -> None:
-        params = {"path": path, "ciphertext": blob, "now": iso(utcnow())}
-        await self.engine.write(lambda conn: _execute(conn, "put_secret", params))
+        params = {"path": path, "ciphertext": blob, "now": utcnow()}
+        await self._write("put_secret", rows.Table(), params)
 
     async def get_secret(self, path: str) -> bytes | None:
-        row = await self.engine.read(
-            lambda conn: conn.execute(Q["get_secret"].text, {"path": path}).fetchone()
-        )
-        return None if row is None else bytes(row[0])
+        return await self._one("get_secret", {"path": path}, lambda row: bytes(row[0]))
 
     async def delete_secret(self, path: str) -> None:
-        await self.engine.write(lambda conn: _execute(conn, "delete_secret", {"path": path}))
+        await self._write("delete_secret", rows.Table(), {"path": path})
+
+    # --- event types -----------------------------------------------------------------------
+
+    async def insert_event_type(self, event_type: EventType) -> bool:
+        row = rows.event_type_to_row(event_type)
+        return await self._write("insert_event_type", rows.EVENT_TYPES, row) == 1
+
+    async def get_event_type(
+        self, tenant_id: str, name: str, version: int | None = None
+    ) -> EventType | None:
+        params = {"tenant_id": tenant_id, "name": name, "version": version}
+        return await self._one("get_event_type", params, _event_type)
+
+    async def list_event_types(
+        self, tenant_id: str, after: str | None, limit: int
+    ) -> list[EventType]:
+        params = {"tenant_id": tenant_id, "after": after, "limit": limit}
+        return [_event_type(r) for r in await self._all("list_event_types", params)]
+
+    async def update_event_type(self, event_type: EventType) -> bool:
+        row = rows.event_type_to_row(event_type)
+        return await self._write("update_event_type", rows.EVENT_TYPES, row) == 1
+
+    # --- publishing and reads --------------------------------------------------------------
+
+    async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
+        return await self.engine.write(_publish(event, fan_out, claim))
+
+    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
+        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
+        return await self._one("get_claim", params, _claim)
+
+    async def get_event(self, principal: Principal, event_id: str) -> Event | None:
+        return await self._one(
+            "get_event", {**rows.scope_params(principal), "id": event_id}, _event
+        )
+
+    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]:
+        return [
+            _event(r) for r in await self._all("list_events", rows.query_params(principal, query))
+        ]
+
+    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None:
+        params = {**rows.scope_params(principal), "id": delivery_id}
+        return await self._one("get_delivery", params, _delivery)
+
+    async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
+        params = rows.query_params(principal, query)
+        return [_delivery(r) for r in await self._all("list_deliveries", params)]
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return rows.event_from_row(_decode(rows.EVENTS, row))
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return rows.delivery_from_row(_decode(rows.DELIVERIES, row))
+
+
+def _event_type(row: sqlite3.Row) -> EventType:
+    return rows.event_type_from_row(_decode(rows.EVENT_TYPES, row))
+
+
+def _claim(row: sqlite3.Row) -> Claim:
+    return rows.claim_from_row(_decode(rows.CLAIMS, row))

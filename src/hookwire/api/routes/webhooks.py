@@ -10,7 +10,8 @@ from starlette.responses import Response
 from hookwire.api import openapi
 from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
 from hookwire.api.responses import JSON
-from hookwire.services.webhooks import MAX_LIMIT, WithSecret
+from hookwire.services.paging import MAX_LIMIT
+from hookwire.services.webhooks import WithSecret
 from hookwire.store.base import WebhookQuery
 
 PREFIX = "/api/v1/integration/webhooks"

@@ -75,3 +75,107 @@ SELECT ciphertext FROM secrets WHERE path = :path;
 
 -- name: delete_secret
 DELETE FROM secrets WHERE path = :path;
+
+-- name: fanout_webhooks
+SELECT * FROM webhooks
+WHERE tenant_id = :tenant_id
+  AND (:app_id::text IS NULL OR app_id = :app_id)
+  AND direction = 'outbound' AND enabled = true AND is_deleted = false
+  AND (connector_id IS NULL OR connector_id = :connector_id)
+  AND (jsonb_array_length(event_types) = 0
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(event_types) AS p
+                    WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')));
+
+-- name: claim_key
+INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_id, warnings, created_at)
+VALUES (:tenant_id, :key, :request_hash, :event_id, :warnings::jsonb, :created_at)
+ON CONFLICT (tenant_id, key) DO UPDATE SET
+    request_hash = excluded.request_hash, event_id = excluded.event_id,
+    warnings = excluded.warnings, created_at = excluded.created_at
+WHERE idempotency_keys.created_at < :expired_before
+RETURNING event_id;
+
+-- name: get_claim
+SELECT * FROM idempotency_keys
+WHERE tenant_id = :tenant_id AND key = :key AND created_at >= :fresh_after;
+
+-- name: insert_event
+INSERT INTO events (
+    id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state, tags,
+    created_at
+) VALUES (
+    :id, :tenant_id, :app_id, :type, :type_version, :data::jsonb, :connector_id, :customer_id,
+    :state, :tags::jsonb, :created_at
+);
+
+-- name: insert_delivery
+INSERT INTO deliveries (
+    id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
+    lease_expires_at, body, created_at, updated_at
+) VALUES (
+    :id, :tenant_id, :app_id, :event_id, :webhook_id, :status, :attempt_count, :next_attempt_at,
+    :lease_expires_at, :body, :created_at, :updated_at
+);
+
+-- name: get_event
+SELECT * FROM events
+WHERE id = :id AND tenant_id = :tenant_id AND (:app_id::text IS NULL OR app_id = :app_id);
+
+-- name: list_events
+SELECT * FROM events
+WHERE tenant_id = :tenant_id
+  AND (:app_id::text IS NULL OR app_id = :app_id)
+  AND (:before_id::text IS NULL OR id < :before_id)
+  AND (:type::text IS NULL OR type = :type)
+  AND (:since::timestamptz IS NULL OR created_at >= :since)
+  AND (:until::timestamptz IS NULL OR created_at < :until)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: get_delivery
+SELECT * FROM deliveries
+WHERE id = :id AND tenant_id = :tenant_id AND (:app_id::text IS NULL OR app_id = :app_id);
+
+-- name: list_deliveries
+SELECT * FROM deliveries
+WHERE tenant_id = :tenant_id
+  AND (:app_id::text IS NULL OR app_id = :app_id)
+  AND (:before_id::text IS NULL OR id < :before_id)
+  AND (:webhook_id::text IS NULL OR webhook_id = :webhook_id)
+  AND (:event_id::text IS NULL OR event_id = :event_id)
+  AND (:status::text IS NULL OR status = :status)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: insert_event_type
+INSERT INTO event_types (
+    tenant_id, name, version, description, schema, example, deprecated, created_at, updated_at
+) VALUES (
+    :tenant_id, :name, :version, :description, :schema::jsonb, :example::jsonb, :deprecated,
+    :created_at, :updated_at
+)
+ON CONFLICT (tenant_id, name, version) DO NOTHING;
+
+-- name: get_event_type
+SELECT * FROM event_types
+WHERE tenant_id = :tenant_id AND name = :name
+  AND (:version::integer IS NULL OR version = :version)
+ORDER BY version DESC
+LIMIT 1;
+
+-- name: list_event_types
+SELECT * FROM event_types AS t
+WHERE tenant_id = :tenant_id
+  AND (:after::text IS NULL OR name > :after)
+  AND version = (
+      SELECT max(version) FROM event_types AS v
+      WHERE v.tenant_id = t.tenant_id AND v.name = t.name
+  )
+ORDER BY name
+LIMIT :limit;
+
+-- name: update_event_type
+UPDATE event_types SET
+    description = :description, example = :example::jsonb, deprecated = :deprecated,
+    updated_at = :updated_at
+WHERE tenant_id = :tenant_id AND name = :name AND version = :version;

@@ -1,0 +1,38 @@
+"""``/api/v1/deliveries``: the delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from hookwire.api import openapi
+from hookwire.api.deps import PrincipalDep, ServicesDep
+from hookwire.api.responses import JSON
+from hookwire.domain.delivery import STATUSES
+from hookwire.services.paging import MAX_LIMIT
+from hookwire.store.base import DeliveryQuery
+
+router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]
+
+
+@router.get("", responses=openapi.returns(200, openapi.page_of(openapi.DELIVERY), "newest first"))
+async def list_deliveries(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    status: StatusFilter = None,
+) -> JSON:
+    query = DeliveryQuery(limit=limit, webhook_id=webhook_id, event_id=event_id, status=status)
+    page = await services.deliveries.list(principal, query, cursor)
+    return JSON({"data": [d.to_public() for d in page.items], "next_cursor": page.next_cursor})
+
+
+@router.get("/{delivery_id}", responses=openapi.returns(200, openapi.DELIVERY, "with attempts"))
+async def get_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
+    delivery = await services.deliveries.get(principal, delivery_id)
+    return JSON(delivery.to_public(attempts=[]))

@@ -1,0 +1,57 @@
+"""``/api/v1/events``: publish an event, read the event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from hookwire.api import openapi
+from hookwire.api.deps import JsonBody, PrincipalDep, ServicesDep
+from hookwire.api.responses import JSON
+from hookwire.domain.event import PUBLISH_SCHEMA
+from hookwire.services.paging import MAX_LIMIT
+from hookwire.store.base import EventQuery
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+
+@router.post(
+    "",
+    status_code=202,
+    openapi_extra=openapi.body(PUBLISH_SCHEMA),
+    responses=openapi.returns(202, openapi.ACCEPTED, "accepted: the event and its deliveries"),
+)
+async def publish_event(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    body: JsonBody,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSON:
+    receipt = await services.events.publish(principal, body, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
+    return JSON(receipt.body, status_code=receipt.status, headers=headers)
+
+
+@router.get("", responses=openapi.returns(200, openapi.page_of(openapi.EVENT), "newest first"))
+async def list_events(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+    type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> JSON:
+    query = EventQuery(limit=limit, type=type, since=since, until=until)
+    page = await services.events.list(principal, query, cursor)
+    return JSON({"data": [e.to_public() for e in page.items], "next_cursor": page.next_cursor})
+
+
+@router.get("/{event_id}", responses=openapi.returns(200, openapi.EVENT, "with its deliveries"))
+async def get_event(services: ServicesDep, principal: PrincipalDep, event_id: str) -> JSON:
+    event, deliveries = await services.events.get(principal, event_id)
+    body = event.to_public([d.id for d in deliveries])
+    body["deliveries"] = [d.to_public() for d in deliveries]
+    return JSON(body)

@@ -1,0 +1,1 @@
+"""The event catalog: built-in event types and tenants' own."""

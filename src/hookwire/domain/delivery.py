@@ -1,0 +1,92 @@
+"""Deliveries: one event for one outbound webhook, and how an event fans out to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from hookwire.domain import envelope, patterns
+from hookwire.domain.event import Event
+from hookwire.domain.webhook import Webhook
+from hookwire.timeutil import iso
+
+Status = Literal["pending", "in_flight", "succeeded", "failed", "held", "cancelled"]
+STATUSES: Final = ("pending", "in_flight", "succeeded", "failed", "held", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """DESIGN §7 shape: ``id, event_id, webhook_id, status, attempt_count, next_attempt_at``.
+
+    ``body`` is the exact bytes every attempt sends, rendered once at publish time."""
+
+    id: str
+    tenant_id: str
+    event_id: str
+    webhook_id: str
+    status: Status
+    body: bytes
+    created_at: datetime
+    updated_at: datetime
+    app_id: str | None = None
+    attempt_count: int = 0
+    next_attempt_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+
+    def to_public(self, attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "event_id": self.event_id,
+            "webhook_id": self.webhook_id,
+            "status": self.status,
+            "attempt_count": self.attempt_count,
+            "next_attempt_at": iso(self.next_attempt_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+        if attempts is not None:
+            body["attempts"] = attempts
+        return body
+
+
+def receives(webhook: Webhook, event: Event) -> bool:
+    """Whether ``webhook`` gets ``event``: outbound, enabled, not deleted, type pattern and
+    connector match (a connector-owned webhook only gets its connector's events)."""
+    return (
+        webhook.direction == "outbound"
+        and webhook.enabled
+        and not webhook.is_deleted
+        and webhook.tenant_id == event.tenant_id
+        and patterns.matches_any(webhook.event_types, event.type)
+        and (webhook.connector_id is None or webhook.connector_id == event.connector_id)
+    )
+
+
+def fan_out(event: Event, webhooks: Iterable[Webhook], new_id: Callable[[], str]) -> list[Delivery]:
+    """The deliveries of ``event``: ``held`` for a paused webhook, due now otherwise. Each
+    envelope is rendered once and shared by every delivery that uses it."""
+    rendered: dict[str, bytes] = {}
+    deliveries = []
+    for webhook in webhooks:
+        if not receives(webhook, event):
+            continue
+        if webhook.envelope not in rendered:
+            rendered[webhook.envelope] = envelope.render(event, webhook.envelope)
+        held = webhook.paused_at is not None
+        deliveries.append(
+            Delivery(
+                id=new_id(),
+                tenant_id=event.tenant_id,
+                app_id=webhook.app_id,
+                event_id=event.id,
+                webhook_id=webhook.id,
+                status="held" if held else "pending",
+                body=rendered[webhook.envelope],
+                created_at=event.created_at,
+                updated_at=event.created_at,
+                next_attempt_at=None if held else event.created_at,
+            )
+        )
+    return deliveries

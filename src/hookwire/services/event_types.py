@@ -1,0 +1,193 @@
+"""Event-type use cases: the built-in catalog plus each tenant's own, versioned types.
+
+Built-in types come from the package (``hookwire.catalog``) and cannot be changed. A tenant's
+type keeps every version: a change of ``schema`` or ``example`` writes a new version, while
+``description`` and ``deprecated`` change the newest one in place. Compiled validators are
+cached per (tenant, name, version); versions never change, so the cache never goes stale.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Final
+
+from hookwire.catalog.builtin import load_builtin
+from hookwire.domain.event_type import NAME_RE, EventType
+from hookwire.domain.principal import Principal
+from hookwire.domain.validation import (
+    FORMATS,
+    errors_of,
+    schema_errors,
+    schema_problems,
+)
+from hookwire.domain.validation import Validator as SchemaValidator
+from hookwire.errors import Conflict, FieldError, NotFound, ValidationFailed
+from hookwire.services.paging import Page, check_limit, decode_cursor, page
+from hookwire.store.base import Store
+from hookwire.timeutil import utcnow
+
+CACHE_SIZE: Final = 4096
+_DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
+CREATE_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "schema"],
+    "properties": {
+        "name": {"type": "string", "pattern": f"^{NAME_RE.pattern}$"},
+        "description": _DESCRIPTION,
+        "schema": {"type": ["object", "boolean"]},
+        "example": {},
+    },
+}
+PATCH_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "description": _DESCRIPTION,
+        "schema": {"type": ["object", "boolean"]},
+        "example": {},
+        "deprecated": {"type": "boolean"},
+    },
+}
+
+
+class ValidatorCache:
+    """Compiled validators by (tenant, name, version), least recently used evicted."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._compiled: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+
+    def get(self, event_type: EventType) -> Any:
+        key = (event_type.tenant_id or "", event_type.name, event_type.version)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = SchemaValidator(event_type.schema, format_checker=FORMATS)
+            self._compiled[key] = compiled
+            if len(self._compiled) > self._size:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(key)
+        return compiled
+
+
+def _checked(body: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed.at("", "the body must be a JSON object")
+    errors = schema_errors(schema, body)
+    if errors:
+        raise ValidationFailed(errors)
+    return body
+
+
+def _schema_and_example_errors(schema: Any, example: Any, has_example: bool) -> list[FieldError]:
+    problems = schema_problems(schema)
+    if problems:
+        return [FieldError("/schema" + e.path, e.message) for e in problems]
+    if has_example:
+        return schema_errors(schema, example, base="/example") if schema is not True else []
+    return []
+
+
+class EventTypeService:
+    """The catalog a tenant sees: built-in types and its own."""
+
+    def __init__(self, store: Store, builtin: Mapping[str, EventType] | None = None) -> None:
+        self.store = store
+        self.builtin = dict(load_builtin() if builtin is None else builtin)
+        self.validators = ValidatorCache()
+
+    async def get(self, principal: Principal, name: str, version: int | None = None) -> EventType:
+        if name in self.builtin:
+            found: EventType | None = self.builtin[name] if version in (None, 1) else None
+        else:
+            found = await self.store.get_event_type(principal.tenant_id, name, version)
+        if found is None:
+            which = f" version {version}" if version is not None else ""
+            raise NotFound(f"event type {name}{which} not found")
+        return found
+
+    async def list(self, principal: Principal, cursor: str | None, limit: int) -> Page[EventType]:
+        check_limit(limit)
+        after = decode_cursor(cursor, NAME_RE)
+        own = await self.store.list_event_types(principal.tenant_id, after, limit + 1)
+        builtin = [t for name, t in self.builtin.items() if after is None or name > after]
+        merged = sorted([*builtin, *own], key=lambda t: t.name)[: limit + 1]
+        return page(merged, limit, lambda t: t.name)
+
+    async def create(self, principal: Principal, body: Any) -> EventType:
+        fields = _checked(body, CREATE_SCHEMA)
+        errors = _schema_and_example_errors(
+            fields["schema"], fields.get("example"), "example" in fields
+        )
+        if errors:
+            raise ValidationFailed(errors)
+        name = fields["name"]
+        if name in self.builtin:
+            raise Conflict(f"{name} is a built-in event type")
+        now = utcnow()
+        created = EventType(
+            name=name,
+            description=fields.get("description", ""),
+            schema=fields["schema"],
+            example=fields.get("example"),
+            tenant_id=principal.tenant_id,
+            created_at=now,
+            updated_at=now,
+        )
+        if not await self.store.insert_event_type(created):
+            raise Conflict(f"event type {name} exists already; PATCH it to change it")
+        return created
+
+    async def update(self, principal: Principal, name: str, body: Any) -> EventType:
+        fields = _checked(body, PATCH_SCHEMA)
+        current = await self._own(principal, name)
+        schema = fields.get("schema", current.schema)
+        example = fields.get("example", current.example)
+        new_version = schema != current.schema or example != current.example
+        errors = _schema_and_example_errors(schema, example, new_version and example is not None)
+        if errors:
+            raise ValidationFailed(errors)
+        changed = dataclasses.replace(
+            current,
+            description=fields.get("description", current.description),
+            deprecated=fields.get("deprecated", current.deprecated),
+            schema=schema,
+            example=example,
+            updated_at=utcnow(),
+        )
+        if new_version:
+            changed = dataclasses.replace(
+                changed, version=current.version + 1, created_at=changed.updated_at
+            )
+            written = await self.store.insert_event_type(changed)
+        else:
+            written = await self.store.update_event_type(changed)
+        if not written:
+            raise Conflict(f"event type {name} changed meanwhile; read it and retry")
+        return changed
+
+    async def deprecate(self, principal: Principal, name: str) -> None:
+        await self.update(principal, name, {"deprecated": True})
+
+    async def _own(self, principal: Principal, name: str) -> EventType:
+        if name in self.builtin:
+            raise Conflict(f"{name} is a built-in event type and cannot be changed")
+        found = await self.store.get_event_type(principal.tenant_id, name)
+        if found is None:
+            raise NotFound(f"event type {name} not found")
+        return found
+
+    async def resolve(self, principal: Principal, name: str) -> EventType:
+        """The newest version of the type an event names, or 422 at ``/type``."""
+        try:
+            return await self.get(principal, name)
+        except NotFound as exc:
+            raise ValidationFailed.at("/type", f"unknown event type {name!r}") from exc
+
+    def data_errors(self, event_type: EventType, data: Any) -> builtins.list[FieldError]:
+        """Every violation of the type's schema by ``data``, pointed at ``/data/...``."""
+        return errors_of(self.validators.get(event_type), data, base="/data")

@@ -1,0 +1,151 @@
+"""Publishing events and reading them back (DESIGN §4 "Events").
+
+An event is checked against its type's schema, then written with all its deliveries in ONE
+store transaction. An ``Idempotency-Key`` is claimed in that same transaction, so twenty
+concurrent requests with one key publish one event; the others replay its first answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from hookwire.domain.delivery import Delivery, fan_out
+from hookwire.domain.event import Event, accepted, check_publish, request_hash
+from hookwire.domain.principal import Principal
+from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from hookwire.ids import ID_PATTERN, new_id
+from hookwire.services.event_types import EventTypeService
+from hookwire.services.paging import Page, check_limit, decode_cursor, page
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, Store
+from hookwire.timeutil import utcnow
+
+CLAIM_TTL: Final = timedelta(hours=24)
+MAX_KEY_LENGTH: Final = 255
+DETAIL_DELIVERIES: Final = 10_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Receipt:
+    """The answer of a publish: 202 and its body, first time or replayed."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+    status: int = 202
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+        raise BadRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
+        )
+    return key
+
+
+class EventService:
+    """Publishing and the event log."""
+
+    def __init__(self, store: Store, event_types: EventTypeService) -> None:
+        self.store = store
+        self.event_types = event_types
+
+    async def publish(
+        self, principal: Principal, body: Any, idempotency_key: str | None = None
+    ) -> Receipt:
+        key = _check_key(idempotency_key)
+        fields = check_publish(body)
+        event_type = await self.event_types.resolve(principal, fields["type"])
+        errors = self.event_types.data_errors(event_type, fields["data"])
+        if errors:
+            raise ValidationFailed(errors)
+        warnings = (f"event type {event_type.name} is deprecated",) if event_type.deprecated else ()
+        digest = request_hash(fields)
+        now = utcnow()
+        if key is not None:
+            replay = await self._replay(principal, key, digest, now)
+            if replay is not None:
+                return replay
+        event = Event(
+            id=new_id("evt"),
+            tenant_id=principal.tenant_id,
+            app_id=principal.app_id,
+            type=event_type.name,
+            type_version=event_type.version,
+            data=fields["data"],
+            connector_id=fields.get("connector_id"),
+            customer_id=fields.get("customer_id"),
+            state=fields.get("state"),
+            tags=tuple(fields.get("tags", ())),
+            created_at=now,
+        )
+        claim = None
+        if key is not None:
+            claim = Claim(principal.tenant_id, key, digest, event.id, now, warnings)
+        published = await self.store.publish(
+            event, lambda webhooks: fan_out(event, webhooks, lambda: new_id("dlv")), claim
+        )
+        if published.taken and key is not None:  # a concurrent request with the key won
+            replay = await self._replay(principal, key, digest, now)
+            if replay is None:
+                raise Conflict("the Idempotency-Key is being used by another request; retry")
+            return replay
+        return Receipt(accepted(event, len(published.deliveries or ()), warnings))
+
+    async def _replay(
+        self, principal: Principal, key: str, digest: str, now: datetime
+    ) -> Receipt | None:
+        claim = await self.store.get_claim(principal.tenant_id, key, now - CLAIM_TTL)
+        if claim is None:
+            return None
+        if claim.request_hash != digest:
+            raise Conflict("this Idempotency-Key was used with a different request body")
+        tenant = Principal(principal.tenant_id)
+        event = await self.store.get_event(tenant, claim.event_id)
+        if event is None:
+            raise Conflict("the event of this Idempotency-Key is gone; use a new key")
+        deliveries = await self._deliveries_of(tenant, event.id)
+        return Receipt(accepted(event, len(deliveries), claim.warnings), replayed=True)
+
+    async def _deliveries_of(self, principal: Principal, event_id: str) -> list[Delivery]:
+        query = DeliveryQuery(limit=DETAIL_DELIVERIES, event_id=event_id)
+        return await self.store.list_deliveries(principal, query)
+
+    async def get(self, principal: Principal, event_id: str) -> tuple[Event, list[Delivery]]:
+        event = await self.store.get_event(principal, event_id)
+        if event is None:
+            raise NotFound(f"event {event_id} not found")
+        return event, await self._deliveries_of(principal, event_id)
+
+    async def list(
+        self, principal: Principal, query: EventQuery, cursor: str | None
+    ) -> Page[Event]:
+        check_limit(query.limit)
+        if query.since and query.until and query.until <= query.since:
+            raise ValidationFailed.at("/until", "must be after since")
+        before = decode_cursor(cursor, ID_PATTERN)
+        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
+        return page(await self.store.list_events(principal, probe), query.limit, lambda e: e.id)
+
+
+class DeliveryService:
+    """The delivery log (attempts and actions come with the delivery engine)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, principal: Principal, delivery_id: str) -> Delivery:
+        found = await self.store.get_delivery(principal, delivery_id)
+        if found is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return found
+
+    async def list(
+        self, principal: Principal, query: DeliveryQuery, cursor: str | None
+    ) -> Page[Delivery]:
+        check_limit(query.limit)
+        before = decode_cursor(cursor, ID_PATTERN)
+        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
+        return page(await self.store.list_deliveries(principal, probe), query.limit, lambda d: d.id)

@@ -1,0 +1,51 @@
+"""Keyset pagination shared by every list: opaque cursors and ``{data, next_cursor}`` pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+from hookwire.errors import ValidationFailed
+
+T = TypeVar("T")
+MAX_LIMIT: Final = 200
+_BAD_CURSOR = "is not a cursor this API returned"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed.at("/limit", f"must be between 1 and {MAX_LIMIT}")
+
+
+def encode_cursor(last_key: str) -> str:
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, valid: re.Pattern[str]) -> str | None:
+    """The key a cursor carries; ``valid`` is the shape the key must have."""
+    if cursor is None:
+        return None
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed.at("/cursor", _BAD_CURSOR) from exc
+    if not valid.fullmatch(value):
+        raise ValidationFailed.at("/cursor", _BAD_CURSOR)
+    return value
+
+
+def page(rows: Sequence[T], limit: int, key: Callable[[T], str]) -> Page[T]:
+    """A page from ``limit + 1`` fetched rows: the extra row only says there is more."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return Page(items, encode_cursor(key(items[-1])) if more and items else None)
