@@ -9,4 +9,6 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from hookwire.client import Client
+
+__all__ = ["Client", "__version__"]

@@ -144,24 +144,28 @@ def schema_problems(schema: Any) -> list[FieldError]:
         Validator.check_schema(schema)
     except SchemaError as exc:
         return [FieldError(pointer(exc.absolute_path), exc.message)]
-    for found in _patterns(schema):
-        try:
-            _ecma(found)
-        except re.error as exc:
-            return [FieldError("", f"pattern {found!r} is not a valid regular expression: {exc}")]
+    for path, key, value in _keywords(schema, ()):
+        if key == "pattern" and isinstance(value, str):
+            try:
+                _ecma(value)
+            except re.error as exc:
+                return [FieldError(pointer(path), f"is not a valid regular expression: {exc}")]
+        if key in {"$ref", "$dynamicRef"} and isinstance(value, str) and value[:1] != "#":
+            return [
+                FieldError(pointer(path), "only references within the schema (#...) are allowed")
+            ]
     return []
 
 
-def _patterns(schema: Any) -> Iterator[str]:
+def _keywords(schema: Any, at: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
+    """Every (path, keyword, value) in a schema document, depth first."""
     if isinstance(schema, dict):
         for key, value in schema.items():
-            if key == "pattern" and isinstance(value, str):
-                yield value
-            else:
-                yield from _patterns(value)
+            yield (*at, key), key, value
+            yield from _keywords(value, (*at, key))
     elif isinstance(schema, list):
-        for item in schema:
-            yield from _patterns(item)
+        for index, item in enumerate(schema):
+            yield from _keywords(item, (*at, index))
 
 
 def _field_errors(error: ValidationError, base: str) -> list[FieldError]:

@@ -1,0 +1,163 @@
+"""``hookwire.Client``: hookwire inside a Python platform, without HTTP.
+
+The client calls the same services as the HTTP API, as one tenant (and optionally one
+application), and answers the same JSON shapes. Errors are the same exception tree
+(:mod:`hookwire.errors`)::
+
+    async with await hookwire.Client.open(tenant_id="acme") as client:
+        hook = await client.create_webhook(url="https://example.com/hooks")
+        await client.publish("integration-state-changed", data)
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from hookwire.devkeys import with_dev_keys
+from hookwire.domain.principal import Principal
+from hookwire.services.container import Services, open_services
+from hookwire.services.webhooks import WithSecret
+from hookwire.settings import Settings
+from hookwire.store.base import DeliveryQuery, EventQuery, WebhookQuery
+
+
+def _with_secret(result: WithSecret) -> dict[str, Any]:
+    return {**result.webhook.to_public(), "secret": result.secret}
+
+
+class Client:
+    """One tenant's view of a hookwire store."""
+
+    def __init__(self, services: Services, principal: Principal, *, owns: bool = False) -> None:
+        self.services = services
+        self.principal = principal
+        self._owns = owns
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        tenant_id: str,
+        sub: str | None = None,
+        app_id: str | None = None,
+        migrate: bool = True,
+    ) -> Client:
+        """Open the store and secret store named by ``settings`` (default: the environment)."""
+        resolved = with_dev_keys(settings if settings is not None else Settings.from_env())
+        services = await open_services(resolved, migrate=migrate)
+        return cls(services, Principal(tenant_id, sub, app_id), owns=True)
+
+    def as_tenant(
+        self, tenant_id: str, *, sub: str | None = None, app_id: str | None = None
+    ) -> Client:
+        """Another tenant's client over the same open services."""
+        return Client(self.services, Principal(tenant_id, sub, app_id))
+
+    async def close(self) -> None:
+        if self._owns:
+            await self.services.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        type: str,
+        data: Any,
+        *,
+        connector_id: str | None = None,
+        customer_id: str | None = None,
+        state: str | None = None,
+        tags: list[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Publish an event: ``{id, type, created_at, deliveries}`` (as ``POST /events``)."""
+        optional = {"connector_id": connector_id, "customer_id": customer_id, "state": state}
+        body = {"type": type, "data": data, **{k: v for k, v in optional.items() if v}}
+        if tags is not None:
+            body["tags"] = tags
+        receipt = await self.services.events.publish(self.principal, body, idempotency_key)
+        return receipt.body
+
+    async def get_event(self, event_id: str) -> dict[str, Any]:
+        event, deliveries = await self.services.events.get(self.principal, event_id)
+        return {
+            **event.to_public([d.id for d in deliveries]),
+            "deliveries": [d.to_public() for d in deliveries],
+        }
+
+    async def list_events(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
+        page = await self.services.events.list(self.principal, EventQuery(**filters), cursor)
+        return {"data": [e.to_public() for e in page.items], "next_cursor": page.next_cursor}
+
+    async def list_deliveries(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
+        query = DeliveryQuery(**filters)
+        page = await self.services.deliveries.list(self.principal, query, cursor)
+        return {"data": [d.to_public() for d in page.items], "next_cursor": page.next_cursor}
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    async def create_webhook(self, **fields: Any) -> dict[str, Any]:
+        """Create a webhook; the answer carries its ``secret`` this once."""
+        return _with_secret(await self.services.webhooks.create(self.principal, fields))
+
+    async def get_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return (await self.services.webhooks.get(self.principal, webhook_id)).to_public()
+
+    async def list_webhooks(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
+        query = WebhookQuery(**filters)
+        page = await self.services.webhooks.list(self.principal, query, cursor)
+        return {"data": [w.to_public() for w in page.items], "next_cursor": page.next_cursor}
+
+    async def update_webhook(self, webhook_id: str, version: int, **changes: Any) -> dict[str, Any]:
+        """Change fields of a webhook at ``version`` (a stale version raises VersionConflict)."""
+        updated = await self.services.webhooks.update(self.principal, webhook_id, changes, version)
+        return updated.to_public()
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self.services.webhooks.delete(self.principal, webhook_id)
+
+    async def pause_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return (await self.services.webhooks.pause(self.principal, webhook_id)).to_public()
+
+    async def resume_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return (await self.services.webhooks.resume(self.principal, webhook_id)).to_public()
+
+    async def rotate_secret(self, webhook_id: str, **options: Any) -> dict[str, Any]:
+        rotated = await self.services.webhooks.rotate_secret(self.principal, webhook_id, options)
+        return _with_secret(rotated)
+
+    # --- event types -------------------------------------------------------------------------
+
+    async def create_event_type(
+        self, name: str, schema: Any, *, description: str = "", example: Any = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "schema": schema, "description": description}
+        if example is not None:
+            body["example"] = example
+        return (await self.services.event_types.create(self.principal, body)).to_public()
+
+    async def update_event_type(self, name: str, **changes: Any) -> dict[str, Any]:
+        return (await self.services.event_types.update(self.principal, name, changes)).to_public()
+
+    async def get_event_type(self, name: str, version: int | None = None) -> dict[str, Any]:
+        return (await self.services.event_types.get(self.principal, name, version)).to_public()
+
+    async def list_event_types(self, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+        page = await self.services.event_types.list(self.principal, cursor, limit)
+        return {"data": [t.to_public() for t in page.items], "next_cursor": page.next_cursor}
+
+
+__all__ = ["Client"]

@@ -1,0 +1,176 @@
+"""The event catalog over HTTP on both stores: built-in and tenant types, versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hookwire.catalog.builtin import load_builtin
+from tests.conftest import Api
+
+TYPES = "/api/v1/event-types"
+RFP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["rfp_id"],
+    "additionalProperties": False,
+    "properties": {
+        "rfp_id": {"type": "string", "format": "uuid"},
+        "url": {"type": "string", "format": "uri"},
+        "due": {"type": "string", "format": "date-time"},
+        "owner": {"type": "string", "format": "email", "nullable": True},
+    },
+}
+RFP_EXAMPLE = {"rfp_id": "6f1c5c0e-8d4e-4b8e-9a39-0e7d3c2b1a00", "owner": None}
+
+
+async def create_rfp(api: Api) -> dict[str, Any]:
+    response = await api.client.post(
+        TYPES,
+        json={"name": "rfp.created", "description": "An RFP was created.", "schema": RFP_SCHEMA,
+              "example": RFP_EXAMPLE},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"{TYPES}/rfp.created"
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_the_catalog_lists_builtins_and_own_types_in_pages(api: Api) -> None:
+    await create_rfp(api)
+    names: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        page = (await api.client.get(TYPES, params=params)).json()
+        names += [t["name"] for t in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert names == sorted({*load_builtin(), "rfp.created"})
+    assert (
+        "rfp.created"
+        not in (await api.as_tenant("globex").client.get(TYPES, params={"limit": 200})).text
+    )
+
+
+async def test_a_builtin_type_has_the_documented_shape(api: Api) -> None:
+    body = (await api.client.get(f"{TYPES}/integration-state-changed")).json()
+    assert body["builtin"] is True and body["version"] == 1 and body["deprecated"] is False
+    assert {
+        "name",
+        "description",
+        "schema",
+        "version",
+        "deprecated",
+        "builtin",
+        "example",
+    } <= body.keys()
+    assert (
+        await api.client.get(f"{TYPES}/integration-state-changed/versions/1")
+    ).status_code == 200
+    assert (
+        await api.client.get(f"{TYPES}/integration-state-changed/versions/2")
+    ).status_code == 404
+
+
+async def test_create_then_publish_with_formats_enforced(api: Api) -> None:
+    created = await create_rfp(api)
+    assert created["version"] == 1 and created["builtin"] is False
+    good = {
+        "type": "rfp.created",
+        "data": {"rfp_id": RFP_EXAMPLE["rfp_id"], "owner": "a@b.example"},
+    }
+    assert (await api.client.post("/api/v1/events", json=good)).status_code == 202
+    bad_data = {"rfp_id": "123", "url": "not a uri", "due": "yesterday", "owner": "nope"}
+    response = await api.client.post(
+        "/api/v1/events", json={"type": "rfp.created", "data": bad_data}
+    )
+    assert response.status_code == 422
+    assert {e["path"] for e in response.json()["errors"]} == {
+        "/data/rfp_id", "/data/url", "/data/due", "/data/owner",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"name": "Upper.Case", "schema": {}}, "/name"),
+        ({"name": "-leading", "schema": {}}, "/name"),
+        ({"name": "a" * 200, "schema": {}}, "/name"),
+        ({"name": "ok.name"}, "/schema"),
+        ({"name": "ok.name", "schema": {"type": "nonsense"}}, "/schema/type"),
+        ({"name": "ok.name", "schema": {"properties": {"a": {"$ref": "https://evil.example/s"}}}},
+         "/schema/properties/a/$ref"),
+        ({"name": "ok.name", "schema": {"pattern": "("}}, "/schema/pattern"),
+        ({"name": "ok.name", "schema": RFP_SCHEMA, "example": {"rfp_id": 5}}, "/example/rfp_id"),
+        ({"name": "ok.name", "schema": {}, "extra": 1}, "/extra"),
+    ],
+)  # fmt: skip
+async def test_bad_event_types_are_422(api: Api, body: dict[str, Any], path: str) -> None:
+    response = await api.client.post(TYPES, json=body)
+    assert response.status_code == 422, response.text
+    assert path in {e["path"] for e in response.json()["errors"]}
+    assert (await api.client.get(f"{TYPES}/ok.name")).status_code == 404
+
+
+async def test_names_are_unique_and_builtins_are_reserved(api: Api) -> None:
+    await create_rfp(api)
+    again = await api.client.post(TYPES, json={"name": "rfp.created", "schema": {}})
+    assert again.status_code == 409
+    builtin = await api.client.post(TYPES, json={"name": "webhook_test", "schema": {}})
+    assert builtin.status_code == 409
+    assert (
+        await api.client.patch(f"{TYPES}/webhook_test", json={"description": "x"})
+    ).status_code == 409
+    assert (await api.client.delete(f"{TYPES}/webhook_test")).status_code == 409
+    other = await api.as_tenant("globex").client.post(
+        TYPES, json={"name": "rfp.created", "schema": {}}
+    )
+    assert other.status_code == 201
+
+
+async def test_a_schema_change_is_a_new_version_and_old_versions_stay(api: Api) -> None:
+    await create_rfp(api)
+    stricter = {**RFP_SCHEMA, "required": ["rfp_id", "due"]}
+    response = await api.client.patch(
+        f"{TYPES}/rfp.created",
+        json={"schema": stricter, "example": {**RFP_EXAMPLE, "due": "2026-12-01T00:00:00Z"}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2
+    v1 = (await api.client.get(f"{TYPES}/rfp.created/versions/1")).json()
+    assert v1["schema"] == RFP_SCHEMA and v1["version"] == 1
+    assert (await api.client.get(f"{TYPES}/rfp.created")).json()["version"] == 2
+    old_shape = {"type": "rfp.created", "data": {"rfp_id": RFP_EXAMPLE["rfp_id"]}}
+    refused = await api.client.post("/api/v1/events", json=old_shape)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["path"] == "/data/due"
+    new_shape = {
+        "type": "rfp.created",
+        "data": {"rfp_id": RFP_EXAMPLE["rfp_id"], "due": "2026-12-01T00:00:00Z"},
+    }
+    accepted = (await api.client.post("/api/v1/events", json=new_shape)).json()
+    event = (await api.client.get(f"/api/v1/events/{accepted['id']}")).json()
+    assert event["type_version"] == 2
+
+
+async def test_description_changes_keep_the_version(api: Api) -> None:
+    await create_rfp(api)
+    response = await api.client.patch(f"{TYPES}/rfp.created", json={"description": "New words."})
+    assert response.json()["version"] == 1
+    assert response.json()["description"] == "New words."
+    bad = await api.client.patch(f"{TYPES}/rfp.created", json={"schema": {"type": 5}})
+    assert bad.status_code == 422
+    assert (await api.client.patch(f"{TYPES}/nope", json={"description": "x"})).status_code == 404
+
+
+async def test_delete_deprecates_and_publishing_warns(api: Api) -> None:
+    await create_rfp(api)
+    assert (await api.client.delete(f"{TYPES}/rfp.created")).status_code == 204
+    assert (await api.client.get(f"{TYPES}/rfp.created")).json()["deprecated"] is True
+    response = await api.client.post(
+        "/api/v1/events", json={"type": "rfp.created", "data": {"rfp_id": RFP_EXAMPLE["rfp_id"]}}
+    )
+    assert response.status_code == 202
+    assert response.json()["warnings"] == ["event type rfp.created is deprecated"]

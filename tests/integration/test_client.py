@@ -1,0 +1,57 @@
+"""hookwire.Client: the same use cases as the HTTP API, in-process, on both stores."""
+
+from __future__ import annotations
+
+import pytest
+
+import hookwire
+from hookwire.catalog.builtin import load_builtin
+from hookwire.errors import NotFound, ValidationFailed, VersionConflict
+from hookwire.settings import Settings
+
+
+async def test_client_manages_webhooks_and_publishes(settings: Settings) -> None:
+    async with await hookwire.Client.open(settings, tenant_id="acme", sub="svc") as client:
+        hook = await client.create_webhook(
+            url="https://receiver.example.com/h", event_types=["integration-*"]
+        )
+        assert hook["secret"].startswith("whsec_")
+        assert hook["created_by"] == "svc"
+        data = load_builtin()["integration-state-changed"].example
+        accepted = await client.publish("integration-state-changed", data, idempotency_key="k")
+        assert accepted["deliveries"] == 1
+        again = await client.publish("integration-state-changed", data, idempotency_key="k")
+        assert again == accepted
+        event = await client.get_event(accepted["id"])
+        assert event["delivery_ids"] == [d["id"] for d in event["deliveries"]]
+        assert event["deliveries"][0]["webhook_id"] == hook["id"]
+
+        updated = await client.update_webhook(hook["id"], 1, name="renamed")
+        assert updated["version"] == 2
+        with pytest.raises(VersionConflict) as stale:
+            await client.update_webhook(hook["id"], 1, name="again")
+        assert stale.value.current_version == 2
+
+        with pytest.raises(ValidationFailed) as invalid:
+            await client.publish("integration-state-changed", {"integration_tool": 5})
+        assert "/data/integration_tool" in {e.path for e in invalid.value.errors}
+
+        other = client.as_tenant("globex")
+        with pytest.raises(NotFound):
+            await other.get_webhook(hook["id"])
+        assert (await other.list_events())["data"] == []
+        assert [e["id"] for e in (await client.list_events())["data"]] == [accepted["id"]]
+
+
+async def test_client_defines_and_versions_event_types(settings: Settings) -> None:
+    async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+        schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
+        created = await client.create_event_type("counter.bumped", schema, example={"n": 1})
+        assert created["version"] == 1
+        changed = await client.update_event_type("counter.bumped", schema={"type": "object"})
+        assert changed["version"] == 2
+        assert (await client.get_event_type("counter.bumped", 1))["schema"] == schema
+        accepted = await client.publish("counter.bumped", {"anything": True})
+        assert accepted["deliveries"] == 0
+        names = [t["name"] for t in (await client.list_event_types(limit=200))["data"]]
+        assert "counter.bumped" in names and "webhook_test" in names
