@@ -8,6 +8,7 @@ knowing the individual classes; the CLI and the Python client catch the same cla
     ├── ConfigurationError          settings or keys are unusable (process does not start)
     ├── BadRequest           400    the body is not JSON
     ├── AuthenticationFailed 401    missing, forged, expired or malformed token
+    │   └── SignatureInvalid         an inbound webhook's signature does not verify
     ├── NotFound             404    no such resource for this tenant (other tenants' rows too)
     ├── VersionConflict      409    If-Match / version is stale; carries current_version
     ├── Conflict             409    any other state conflict
@@ -68,6 +69,11 @@ class AuthenticationFailed(HookwireError):
     status = 401
     slug = "unauthenticated"
     title = "Authentication failed"
+
+
+class SignatureInvalid(AuthenticationFailed):
+    slug = "bad-signature"
+    title = "Signature verification failed"
 
 
 class NotFound(HookwireError):
