@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Backoff = Literal["exponential", "linear", "fixed"]
 
@@ -61,3 +61,19 @@ class RetryPolicy:
         if self.max_delay_ms < self.initial_delay_ms:
             return "maxDelayMs must not be less than initialDelayMs"
         return None
+
+
+JITTER: Final = 0.2
+
+
+def backoff_ms(policy: RetryPolicy, retry: int, jitter: float) -> int:
+    """Milliseconds before the ``retry``-th retry (1 after the first failed attempt): the
+    policy's delay capped at ``maxDelayMs``, then scaled by ``1 + jitter`` where
+    ``jitter`` is in [-0.2, 0.2] (DESIGN §7 "Backoff")."""
+    if retry < 1:
+        raise ValueError("retries are numbered from 1")
+    if not -JITTER <= jitter <= JITTER:
+        raise ValueError(f"jitter must be within ±{JITTER}")
+    factor: int = {"exponential": 2 ** (retry - 1), "linear": retry, "fixed": 1}[policy.backoff]
+    base = min(policy.initial_delay_ms * factor, policy.max_delay_ms)
+    return round(base * (1 + jitter))
