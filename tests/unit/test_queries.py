@@ -65,14 +65,25 @@ def test_sqlite_keeps_named_parameters() -> None:
     assert query.names == ()
 
 
+# Claiming differs by design: PostgreSQL claims in one statement with FOR UPDATE SKIP LOCKED;
+# SQLite's single writer thread selects the due rows, then leases them.
+DIALECT_ONLY = {"sqlite": {"due_deliveries", "lease_delivery"}, "postgres": {"claim_due"}}
+SHARED = sorted(set(load("sqlite")) - DIALECT_ONLY["sqlite"])
+
+
 def test_both_dialects_have_the_same_queries() -> None:
-    assert set(load("sqlite")) == set(load("postgres"))
+    assert (
+        set(load("sqlite")) - DIALECT_ONLY["sqlite"]
+        == set(load("postgres")) - DIALECT_ONLY["postgres"]
+    )
+    assert DIALECT_ONLY["sqlite"] <= set(load("sqlite"))
+    assert DIALECT_ONLY["postgres"] <= set(load("postgres"))
     assert {"insert_webhook", "update_webhook", "get_webhook", "list_webhooks"} <= set(
         load("sqlite")
     )
 
 
-@pytest.mark.parametrize("name", sorted(load("sqlite")))
+@pytest.mark.parametrize("name", SHARED)
 def test_both_dialects_take_the_same_parameters(name: str) -> None:
     sqlite, postgres = load("sqlite")[name], load("postgres")[name]
     assert sqlite.text and postgres.text

@@ -9,6 +9,7 @@ from typing import Any, Final, Literal
 
 from hookwire.domain import envelope, patterns
 from hookwire.domain.event import Event
+from hookwire.domain.outcome import Outcome
 from hookwire.domain.webhook import Webhook
 from hookwire.timeutil import iso
 
@@ -90,3 +91,29 @@ def fan_out(event: Event, webhooks: Iterable[Webhook], new_id: Callable[[], str]
             )
         )
     return deliveries
+
+
+def settled(
+    delivery: Delivery, webhook: Webhook, outcome: Outcome, retry_at: datetime | None
+) -> tuple[Status, datetime | None]:
+    """The delivery's state after an attempt, given its webhook as it is now."""
+    if outcome.succeeded:
+        return "succeeded", None
+    if outcome.kind == "gone" or delivery.attempt_count + 1 >= webhook.retry_policy.max_attempts:
+        return "failed", None
+    if webhook.is_deleted:
+        return "cancelled", None
+    if webhook.paused_at is not None or retry_at is None:
+        return "held", None
+    return "pending", retry_at
+
+
+def pause_reason(webhook: Webhook, outcome: Outcome) -> str | None:
+    """Why an attempt pauses its webhook (``gone`` or ``failures``), if it does."""
+    if webhook.paused_at is not None or webhook.is_deleted or outcome.succeeded:
+        return None
+    if outcome.kind == "gone":
+        return "gone"
+    if webhook.consecutive_failures >= webhook.retry_policy.pause_after_failures:
+        return "failures"
+    return None

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from hookwire.domain import webhook as rules
@@ -26,10 +26,11 @@ from hookwire.errors import (
 )
 from hookwire.ids import ID_PATTERN, new_id
 from hookwire.secrets import SecretStore
+from hookwire.services.announcements import announce
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
-from hookwire.store.base import Store, WebhookQuery
+from hookwire.store.base import NO_TRANSITION, Store, Transition, WebhookQuery
 from hookwire.timeutil import iso, utcnow
 
 CAS_ATTEMPTS: Final = 5
@@ -154,9 +155,10 @@ class WebhookService:
         updated = rules.patched(
             current, changes, principal, utcnow(), self.config.pause_after_failures
         )
-        if not await self.store.update_webhook(updated, expected_version=current.version):
+        stored = await self.store.update_webhook(updated, expected_version=current.version)
+        if stored is None:
             raise _stale(await self.get(principal, webhook_id))
-        return updated
+        return stored
 
     async def _check_scheme_change(self, current: Webhook, scheme: str) -> None:
         if (scheme == keys.ED25519) != (current.signature_scheme == keys.ED25519):
@@ -172,13 +174,25 @@ class WebhookService:
             )
 
     async def delete(self, principal: Principal, webhook_id: str) -> None:
-        await self._change(principal, webhook_id, rules.deleted)
+        """Soft-delete; its pending and held deliveries are cancelled in the same write."""
+        await self._change(
+            principal,
+            webhook_id,
+            rules.deleted,
+            then=lambda w, now: Transition(deliveries="cancel"),
+        )
 
     async def pause(self, principal: Principal, webhook_id: str) -> Webhook:
-        return await self._change(principal, webhook_id, rules.paused, skip=_is_paused)
+        """Pause by hand: new and pending deliveries are held, none dropped; announced."""
+        return await self._change(
+            principal, webhook_id, rules.paused, skip=_is_paused, then=_pausing
+        )
 
     async def resume(self, principal: Principal, webhook_id: str) -> Webhook:
-        return await self._change(principal, webhook_id, rules.resumed, skip=_is_running)
+        """Clear the pause and the failure count, release held deliveries; announced."""
+        return await self._change(
+            principal, webhook_id, rules.resumed, skip=_is_running, then=_resuming
+        )
 
     async def rotate_secret(self, principal: Principal, webhook_id: str, body: Any) -> WithSecret:
         options = _rotate_options(body or {})
@@ -221,20 +235,39 @@ class WebhookService:
         webhook_id: str,
         change: Callable[[Webhook, Principal, Any], Webhook],
         skip: Callable[[Webhook], bool] = lambda _: False,
+        then: Callable[[Webhook, datetime], Transition] = lambda w, now: NO_TRANSITION,
     ) -> Webhook:
         """Apply an action that needs no If-Match: re-read and retry when a write races."""
         for _ in range(CAS_ATTEMPTS):
             current = await self.get(principal, webhook_id)
             if skip(current):
                 return current
-            updated = change(current, principal, utcnow())
-            if await self.store.update_webhook(updated, expected_version=current.version):
-                return updated
+            now = utcnow()
+            stored = await self.store.update_webhook(
+                change(current, principal, now),
+                expected_version=current.version,
+                transition=then(current, now),
+            )
+            if stored is not None:
+                return stored
         raise _stale(await self.get(principal, webhook_id))
 
 
 def _id(webhook: Webhook) -> str:
     return webhook.id
+
+
+def _pausing(webhook: Webhook, now: datetime) -> Transition:
+    return Transition(
+        pause="pause",
+        deliveries="hold",
+        announce=announce(webhook, "webhook.paused", "manual", now),
+    )
+
+
+def _resuming(webhook: Webhook, now: datetime) -> Transition:
+    announcement = announce(webhook, "webhook.resumed", "manual", now)
+    return Transition(pause="resume", deliveries="release", announce=announcement)
 
 
 def _is_paused(webhook: Webhook) -> bool:

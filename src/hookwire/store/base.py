@@ -12,15 +12,60 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Literal, Protocol
 
+from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.outcome import Outcome
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 
 FanOut = Callable[[Sequence[Webhook]], list[Delivery]]
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A system event (``webhook.paused``, ``webhook.resumed``) published in the same
+    transaction as the change it announces."""
+
+    event: Event
+    fan_out: FanOut
+
+
+Announcer = Callable[[Webhook, str, datetime], Announcement]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What else a person's write to a webhook does, in the same transaction."""
+
+    pause: Literal["pause", "resume"] | None = None
+    deliveries: Literal["hold", "release", "cancel"] | None = None
+    announce: Announcement | None = None
+
+
+NO_TRANSITION: Final = Transition()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery and its webhook. ``delivery.lease_expires_at`` is the lease: only
+    its holder may settle the delivery."""
+
+    delivery: Delivery
+    webhook: Webhook
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The result of one attempt, for ``settle``."""
+
+    job: Job
+    attempt: Attempt
+    outcome: Outcome
+    retry_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +161,12 @@ class Store(SecretBlobs, Protocol):
     async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
         """At most ``query.limit`` rows with id < ``before_id``, newest (highest id) first."""
 
-    async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
-        """Write every column of ``webhook`` if the stored row (same id and tenant) still has
-        ``expected_version``; False when it does not (or is gone)."""
+    async def update_webhook(
+        self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
+    ) -> Webhook | None:
+        """Write a person's changes if the stored row (same id and tenant) still has
+        ``expected_version``, with the ``transition``; the stored row, or None when the
+        version moved on (or the row is gone). The delivery engine's columns are not written."""
 
     # --- event types (tenants' own; built-ins live in the package) ----------------------
 
@@ -160,3 +208,24 @@ class Store(SecretBlobs, Protocol):
     async def list_deliveries(
         self, principal: Principal, query: DeliveryQuery
     ) -> list[Delivery]: ...
+
+    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]: ...
+
+    # --- the delivery engine -----------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int) -> list[Job]:
+        """Lease up to ``limit`` due deliveries (pending and due, or in flight with an expired
+        lease) for ``timeoutMs`` + 30 s. Two callers never get the same delivery."""
+
+    async def settle(
+        self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
+    ) -> None:
+        """Record attempts in one transaction: the attempt log, the webhook's last-delivery
+        columns, an automatic pause (holding its deliveries and announcing it), and the next
+        state of each delivery whose lease is still held."""
+
+    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
+        """Give unsent leases back: those deliveries are due again at once."""
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when deliveries may have become due (or after ``timeout`` seconds)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -10,7 +12,8 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
-from hookwire.domain.delivery import Delivery
+from hookwire.domain.attempt import Attempt
+from hookwire.domain.delivery import Delivery, pause_reason, settled
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
@@ -18,7 +21,19 @@ from hookwire.domain.webhook import Webhook
 from hookwire.errors import StoreUnavailable
 from hookwire.store import migrations as schema
 from hookwire.store import rows
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, FanOut, Published, WebhookQuery
+from hookwire.store.base import (
+    NO_TRANSITION,
+    Announcer,
+    Claim,
+    DeliveryQuery,
+    EventQuery,
+    FanOut,
+    Job,
+    Published,
+    Settlement,
+    Transition,
+    WebhookQuery,
+)
 from hookwire.store.queries import load
 from hookwire.timeutil import iso, utcnow
 
@@ -26,6 +41,7 @@ Q = load("postgres")
 T = TypeVar("T")
 MIGRATION_LOCK = 0x686F6F6B  # "hook": one migrator at a time across processes
 CLAIM_TTL = timedelta(hours=24)
+CHANNEL = "hookwire_due"  # NOTIFY when deliveries become due; workers LISTEN
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -51,6 +67,8 @@ class PostgresStore:
         self.dsn = dsn
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._due = asyncio.Event()
 
     def __repr__(self) -> str:
         return "PostgresStore(<dsn hidden>)"
@@ -67,6 +85,10 @@ class PostgresStore:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._listener.close()
+            self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -143,9 +165,22 @@ class PostgresStore:
         found = await self._all("list_webhooks", rows.list_params(principal, query))
         return [rows.webhook_from_row(r) for r in found]
 
-    async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
-        params = {**rows.webhook_to_row(webhook), "expected_version": expected_version}
-        return await self._write("update_webhook", params) == 1
+    async def update_webhook(
+        self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
+    ) -> Webhook | None:
+        params = rows.update_params(webhook, expected_version, transition.pause)
+        async with self._conn() as conn, conn.transaction():
+            found = await conn.fetch(*_flat("update_webhook", params))
+            if not found:
+                return None
+            if transition.deliveries is not None:
+                change = {"webhook_id": webhook.id, "now": webhook.updated_at}
+                await conn.execute(*_flat(f"{transition.deliveries}_deliveries", change))
+                if transition.deliveries == "release":
+                    await _notify(conn)
+            if transition.announce is not None:
+                await _publish_in(conn, transition.announce.event, transition.announce.fan_out)
+            return rows.webhook_from_row(found[0])
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
@@ -189,16 +224,7 @@ class PostgresStore:
                 }
                 if await conn.fetchval(*_flat("claim_key", params)) is None:
                     return Published(taken=True)
-            scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
-            params = {**scope, "connector_id": event.connector_id, "type": event.type}
-            candidates = await conn.fetch(*_flat("fanout_webhooks", params))
-            deliveries = fan_out([rows.webhook_from_row(r) for r in candidates])
-            await conn.execute(*_flat("insert_event", rows.event_to_row(event)))
-            if deliveries:
-                text = Q["insert_delivery"].text
-                batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]
-                await conn.executemany(text, batch)
-            return Published(deliveries=deliveries)
+            return Published(deliveries=await _publish_in(conn, event, fan_out))
 
     async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
         params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
@@ -219,6 +245,104 @@ class PostgresStore:
     async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
         found = await self._all("list_deliveries", rows.query_params(principal, query))
         return [rows.delivery_from_row(r) for r in found]
+
+    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
+        params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
+        return [rows.attempt_from_row(r) for r in await self._all("list_attempts", params)]
+
+    # --- the delivery engine -----------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int) -> list[Job]:
+        async with self._conn() as conn, conn.transaction():
+            leased = [
+                rows.delivery_from_row(r)
+                for r in await conn.fetch(*_flat("claim_due", {"now": now, "limit": limit}))
+            ]
+            if not leased:
+                return []
+            ids = sorted({d.webhook_id for d in leased})
+            found = await conn.fetch(*_flat("webhooks_by_id", {"ids": ids}))
+        hooks = {w.id: w for w in map(rows.webhook_from_row, found)}
+        return [Job(d, hooks[d.webhook_id]) for d in leased]
+
+    async def settle(
+        self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
+    ) -> None:
+        async with self._conn() as conn, conn.transaction():
+            for settlement in settlements:
+                await _settle_one(conn, settlement, announce, now)
+
+    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
+        text = Q["release_lease"].text
+        batch = [
+            Q["release_lease"].args(
+                {"id": j.delivery.id, "lease": j.delivery.lease_expires_at, "now": now}
+            )
+            for j in jobs
+        ]
+        async with self._conn() as conn:
+            await conn.executemany(text, batch)
+
+    async def wait_for_work(self, timeout: float) -> None:
+        if self._listener is None:
+            try:
+                self._listener = await asyncpg.connect(self.dsn)
+                await self._listener.add_listener(CHANNEL, lambda *_: self._due.set())
+            except _DRIVER_ERRORS:
+                self._listener = None  # the polling backstop still works
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._due.wait(), timeout)
+        self._due.clear()
+
+
+async def _notify(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+
+
+async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -> list[Delivery]:
+    """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks."""
+    scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
+    params = {**scope, "connector_id": event.connector_id, "type": event.type}
+    candidates = await conn.fetch(*_flat("fanout_webhooks", params))
+    deliveries = fan_out([rows.webhook_from_row(r) for r in candidates])
+    await conn.execute(*_flat("insert_event", rows.event_to_row(event)))
+    if deliveries:
+        batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]
+        await conn.executemany(Q["insert_delivery"].text, batch)
+        if any(d.status == "pending" for d in deliveries):
+            await _notify(conn)
+    return deliveries
+
+
+async def _settle_one(
+    conn: asyncpg.Connection, settlement: Settlement, announce: Announcer, now: datetime
+) -> None:
+    await conn.execute(*_flat("insert_attempt", rows.attempt_to_row(settlement.attempt)))
+    note = {
+        "id": settlement.job.webhook.id,
+        "at": settlement.attempt.started_at,
+        "status": settlement.outcome.status,
+        "success": settlement.outcome.succeeded,
+    }
+    noted = await conn.fetch(*_flat("note_attempt", note))
+    if not noted:
+        return
+    webhook = rows.webhook_from_row(noted[0])
+    reason = pause_reason(webhook, settlement.outcome)
+    if reason is not None:
+        paused = await conn.fetch(*_flat("auto_pause", {"id": webhook.id, "at": now}))
+        if paused:
+            webhook = rows.webhook_from_row(paused[0])
+            await conn.execute(*_flat("hold_deliveries", {"webhook_id": webhook.id, "now": now}))
+            announcement = announce(webhook, reason, now)
+            await _publish_in(conn, announcement.event, announcement.fan_out)
+    delivery = settlement.job.delivery
+    status, next_at = settled(delivery, webhook, settlement.outcome, settlement.retry_at)
+    params = {"id": delivery.id, "status": status, "next_attempt_at": next_at, "now": now,
+              "lease": delivery.lease_expires_at}  # fmt: skip
+    await conn.execute(*_flat("settle_delivery", params))
+    if status == "pending":
+        await _notify(conn)
 
 
 def _flat(name: str, params: Mapping[str, Any]) -> list[Any]:

@@ -1,7 +1,7 @@
 """Named SQL: each dialect's queries live in ``store/sql/<dialect>.sql`` under ``-- name: x``.
 
-Both files write parameters as ``:name``. For PostgreSQL they are rewritten once, at load, to
-asyncpg's ``$n`` with the parameter order kept beside the text.
+Both files write parameters as ``:name``; comment lines are dropped at load. For PostgreSQL
+they are rewritten once, at load, to asyncpg's ``$n`` with the parameter order kept beside.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def load(dialect: str) -> dict[str, Query]:
     parts = _SECTION.split(source)
     queries: dict[str, Query] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        text = body.strip()
+        lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
+        text = "\n".join(lines).strip()
         queries[name] = _numbered(text) if dialect == "postgres" else Query(text)
     return queries

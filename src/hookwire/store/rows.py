@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
@@ -43,6 +44,9 @@ EVENT_TYPES: Final = Table(
     bool=frozenset({"deprecated"}),
 )
 CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
+ATTEMPTS: Final = Table(
+    json=frozenset({"request_headers", "response_headers"}), time=frozenset({"started_at"})
+)
 
 WEBHOOK_COLUMNS: Final = tuple(f.name for f in dataclasses.fields(Webhook))
 _EVENT_TYPE_COLUMNS: Final = (
@@ -141,3 +145,24 @@ def claim_from_row(row: Mapping[str, Any]) -> Claim:
     values = {f.name: row[f.name] for f in dataclasses.fields(Claim)}
     values["warnings"] = tuple(values["warnings"])
     return Claim(**values)
+
+
+def attempt_to_row(attempt: Attempt) -> dict[str, Any]:
+    row = {f.name: getattr(attempt, f.name) for f in dataclasses.fields(Attempt)}
+    row["request_headers"] = dict(attempt.request_headers)
+    row["response_headers"] = dict(attempt.response_headers)
+    return row
+
+
+def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
+    return Attempt(**{f.name: row[f.name] for f in dataclasses.fields(Attempt)})
+
+
+def update_params(webhook: Webhook, expected_version: int, pause: str | None) -> dict[str, Any]:
+    """Parameters of ``update_webhook``: the person-owned columns and the pause transition."""
+    row = webhook_to_row(webhook)
+    for not_written in ("last_delivery_at", "last_delivery_status", "consecutive_failures",
+                        "paused_at", "direction", "vault_path", "created_at", "app_id",
+                        "created_by", "schema_version"):  # fmt: skip
+        del row[not_written]
+    return {**row, "expected_version": expected_version, "pause": pause}

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 
-from hookwire.domain.delivery import Delivery
+from hookwire.domain.attempt import Attempt
+from hookwire.domain.delivery import Delivery, pause_reason, settled
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import migrations as schema
 from hookwire.store import rows
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, FanOut, Published, WebhookQuery
+from hookwire.store.base import (
+    NO_TRANSITION,
+    Announcer,
+    Claim,
+    DeliveryQuery,
+    EventQuery,
+    FanOut,
+    Job,
+    Published,
+    Settlement,
+    Transition,
+    WebhookQuery,
+)
 from hookwire.store.queries import load
 from hookwire.store.sqlite_engine import SQLiteEngine
 from hookwire.timeutil import iso, parse_iso, utcnow
@@ -24,6 +40,7 @@ from hookwire.timeutil import iso, parse_iso, utcnow
 Q = load("sqlite")
 T = TypeVar("T")
 CLAIM_TTL = timedelta(hours=24)
+LEASE_MARGIN_MS = 30_000
 
 
 def _plain(value: Any) -> Any:
@@ -92,24 +109,107 @@ def _migrate(conn: sqlite3.Connection) -> list[str]:
     return done
 
 
+def _publish_in(conn: sqlite3.Connection, event: Event, fan_out: FanOut) -> list[Delivery]:
+    """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks."""
+    scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
+    params = {**scope, "connector_id": event.connector_id, "type": event.type}
+    candidates = conn.execute(Q["fanout_webhooks"].text, params).fetchall()
+    deliveries = fan_out([_webhook(row) for row in candidates])
+    _execute(conn, "insert_event", _encode(rows.EVENTS, rows.event_to_row(event)))
+    conn.executemany(
+        Q["insert_delivery"].text,
+        [_encode(rows.DELIVERIES, rows.delivery_to_row(d)) for d in deliveries],
+    )
+    return deliveries
+
+
 def _publish(event: Event, fan_out: FanOut, claim: Claim | None) -> Callable[..., Published]:
     def run(conn: sqlite3.Connection) -> Published:
         if claim is not None:
             params = {**rows.claim_params(claim), "expired_before": claim.created_at - CLAIM_TTL}
             if not conn.execute(Q["claim_key"].text, _encode(rows.CLAIMS, params)).fetchall():
                 return Published(taken=True)
-        scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
-        params = {**scope, "connector_id": event.connector_id, "type": event.type}
-        candidates = conn.execute(Q["fanout_webhooks"].text, params).fetchall()
-        deliveries = fan_out([_webhook(row) for row in candidates])
-        _execute(conn, "insert_event", _encode(rows.EVENTS, rows.event_to_row(event)))
-        conn.executemany(
-            Q["insert_delivery"].text,
-            [_encode(rows.DELIVERIES, rows.delivery_to_row(d)) for d in deliveries],
-        )
-        return Published(deliveries=deliveries)
+        return Published(deliveries=_publish_in(conn, event, fan_out))
 
     return run
+
+
+def _update_webhook(
+    webhook: Webhook, expected_version: int, transition: Transition
+) -> Callable[[sqlite3.Connection], Webhook | None]:
+    def run(conn: sqlite3.Connection) -> Webhook | None:
+        params = rows.update_params(webhook, expected_version, transition.pause)
+        found = conn.execute(Q["update_webhook"].text, _encode(rows.WEBHOOKS, params)).fetchall()
+        if not found:
+            return None
+        if transition.deliveries is not None:
+            change = {"webhook_id": webhook.id, "now": iso(webhook.updated_at)}
+            _execute(conn, f"{transition.deliveries}_deliveries", change)
+        if transition.announce is not None:
+            _publish_in(conn, transition.announce.event, transition.announce.fan_out)
+        return _webhook(found[0])
+
+    return run
+
+
+def _lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list[Job]]:
+    def run(conn: sqlite3.Connection) -> list[Job]:
+        due = conn.execute(Q["due_deliveries"].text, {"now": iso(now), "limit": limit}).fetchall()
+        deliveries = [_delivery(row) for row in due][:limit]
+        if not deliveries:
+            return []
+        ids = orjson.dumps(sorted({d.webhook_id for d in deliveries})).decode()
+        hooks = {
+            w.id: w for w in map(_webhook, conn.execute(Q["webhooks_by_id"].text, {"ids": ids}))
+        }
+        jobs = []
+        for delivery in deliveries:
+            webhook = hooks[delivery.webhook_id]
+            lease = now + timedelta(milliseconds=webhook.retry_policy.timeout_ms + LEASE_MARGIN_MS)
+            leased = dataclasses.replace(delivery, status="in_flight", lease_expires_at=lease)
+            jobs.append(Job(leased, webhook))
+        conn.executemany(
+            Q["lease_delivery"].text,
+            [{"id": j.delivery.id, "lease": iso(j.delivery.lease_expires_at), "now": iso(now)}
+             for j in jobs],
+        )  # fmt: skip
+        return jobs
+
+    return run
+
+
+def _settle_one(
+    conn: sqlite3.Connection, settlement: Settlement, announce: Announcer, now: datetime
+) -> None:
+    _execute(
+        conn, "insert_attempt", _encode(rows.ATTEMPTS, rows.attempt_to_row(settlement.attempt))
+    )
+    note = {
+        "id": settlement.job.webhook.id,
+        "at": iso(settlement.attempt.started_at),
+        "status": settlement.outcome.status,
+        "success": settlement.outcome.succeeded,
+    }
+    noted = conn.execute(Q["note_attempt"].text, note).fetchall()
+    if not noted:
+        return
+    webhook = _webhook(noted[0])
+    reason = pause_reason(webhook, settlement.outcome)
+    if reason is not None:
+        paused = conn.execute(Q["auto_pause"].text, {"id": webhook.id, "at": iso(now)}).fetchall()
+        if paused:
+            webhook = _webhook(paused[0])
+            _execute(conn, "hold_deliveries", {"webhook_id": webhook.id, "now": iso(now)})
+            announcement = announce(webhook, reason, now)
+            _publish_in(conn, announcement.event, announcement.fan_out)
+    delivery = settlement.job.delivery
+    status, next_at = settled(delivery, webhook, settlement.outcome, settlement.retry_at)
+    _execute(
+        conn,
+        "settle_delivery",
+        {"id": delivery.id, "status": status, "next_attempt_at": iso(next_at), "now": iso(now),
+         "lease": iso(delivery.lease_expires_at)},
+    )  # fmt: skip
 
 
 class SQLiteStore:
@@ -119,6 +219,7 @@ class SQLiteStore:
 
     def __init__(self, path: str, readers: int = 4) -> None:
         self.engine = SQLiteEngine(path, readers)
+        self._due = asyncio.Event()  # set when this process wrote something due (one process)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -184,9 +285,13 @@ class SQLiteStore:
             for r in await self._all("list_webhooks", rows.list_params(principal, query))
         ]
 
-    async def update_webhook(self, webhook: Webhook, *, expected_version: int) -> bool:
-        params = {**rows.webhook_to_row(webhook), "expected_version": expected_version}
-        return await self._write("update_webhook", rows.WEBHOOKS, params) == 1
+    async def update_webhook(
+        self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
+    ) -> Webhook | None:
+        stored = await self.engine.write(_update_webhook(webhook, expected_version, transition))
+        if transition.deliveries == "release" or transition.announce is not None:
+            self._due.set()
+        return stored
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
@@ -225,11 +330,14 @@ class SQLiteStore:
     # --- publishing and reads --------------------------------------------------------------
 
     async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
-        return await self.engine.write(_publish(event, fan_out, claim))
+        published = await self.engine.write(_publish(event, fan_out, claim))
+        if published.deliveries:
+            self._due.set()
+        return published
 
     async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
         params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
-        return await self._one("get_claim", params, _claim)
+        return await self._one("get_claim", params, _claim_row)
 
     async def get_event(self, principal: Principal, event_id: str) -> Event | None:
         return await self._one(
@@ -249,6 +357,41 @@ class SQLiteStore:
         params = rows.query_params(principal, query)
         return [_delivery(r) for r in await self._all("list_deliveries", params)]
 
+    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
+        params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
+        return [_attempt(r) for r in await self._all("list_attempts", params)]
+
+    # --- the delivery engine -----------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int) -> list[Job]:
+        return await self.engine.write(_lease_due(now, limit))
+
+    async def settle(
+        self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
+    ) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for settlement in settlements:
+                _settle_one(conn, settlement, announce, now)
+
+        await self.engine.write(run)
+        self._due.set()  # retries may be due already, announcements were published
+
+    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
+        params = [
+            {"id": j.delivery.id, "lease": iso(j.delivery.lease_expires_at), "now": iso(now)}
+            for j in jobs
+        ]
+        await self.engine.write(lambda conn: conn.executemany(Q["release_lease"].text, params))
+
+    async def wait_for_work(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._due.wait(), timeout)
+        self._due.clear()
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return rows.attempt_from_row(_decode(rows.ATTEMPTS, row))
+
 
 def _event(row: sqlite3.Row) -> Event:
     return rows.event_from_row(_decode(rows.EVENTS, row))
@@ -262,5 +405,5 @@ def _event_type(row: sqlite3.Row) -> EventType:
     return rows.event_type_from_row(_decode(rows.EVENT_TYPES, row))
 
 
-def _claim(row: sqlite3.Row) -> Claim:
+def _claim_row(row: sqlite3.Row) -> Claim:
     return rows.claim_from_row(_decode(rows.CLAIMS, row))

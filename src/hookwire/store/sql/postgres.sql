@@ -24,24 +24,24 @@ INSERT INTO webhooks (
 );
 
 -- name: update_webhook
+-- A person's write: the columns the delivery engine owns (last_delivery_*,
+-- consecutive_failures) are never written from a stale copy; paused_at changes only through
+-- :pause ('pause' keeps an earlier pause time, 'resume' clears it and the failure count).
 UPDATE webhooks SET
-    direction = :direction, url = :url,
-    vault_path = :vault_path, secret_fingerprint = :secret_fingerprint,
-    created_at = :created_at, updated_at = :updated_at,
-    app_id = :app_id, created_by = :created_by,
-    updated_by = :updated_by, source = :source,
-    source_type = :source_type, is_deleted = :is_deleted,
-    deleted_at = :deleted_at, deleted_by = :deleted_by,
-    schema_version = :schema_version, name = :name,
-    event_types = :event_types::jsonb, signature_scheme = :signature_scheme,
-    headers = :headers::jsonb, enabled = :enabled,
-    retry_policy = :retry_policy::jsonb, last_delivery_at = :last_delivery_at,
-    last_delivery_status = :last_delivery_status, consecutive_failures = :consecutive_failures,
-    paused_at = :paused_at, connector_id = :connector_id,
-    tags = :tags::jsonb, version = :version,
-    application_id = :application_id, envelope = :envelope,
-    public_key = :public_key
-WHERE id = :id AND tenant_id = :tenant_id AND version = :expected_version;
+    url = :url, secret_fingerprint = :secret_fingerprint, updated_at = :updated_at,
+    updated_by = :updated_by, source = :source, source_type = :source_type,
+    is_deleted = :is_deleted, deleted_at = :deleted_at, deleted_by = :deleted_by,
+    name = :name, event_types = :event_types::jsonb, signature_scheme = :signature_scheme,
+    headers = :headers::jsonb, enabled = :enabled, retry_policy = :retry_policy::jsonb,
+    connector_id = :connector_id, tags = :tags::jsonb, version = :version,
+    application_id = :application_id, envelope = :envelope, public_key = :public_key,
+    paused_at = CASE :pause::text
+        WHEN 'pause' THEN COALESCE(paused_at, :updated_at::timestamptz)
+        WHEN 'resume' THEN NULL
+        ELSE paused_at END,
+    consecutive_failures = CASE WHEN :pause::text = 'resume' THEN 0 ELSE consecutive_failures END
+WHERE id = :id AND tenant_id = :tenant_id AND version = :expected_version
+RETURNING *;
 
 -- name: get_webhook
 SELECT * FROM webhooks
@@ -179,3 +179,74 @@ UPDATE event_types SET
     description = :description, example = :example::jsonb, deprecated = :deprecated,
     updated_at = :updated_at
 WHERE tenant_id = :tenant_id AND name = :name AND version = :version;
+
+-- name: hold_deliveries
+UPDATE deliveries SET status = 'held', next_attempt_at = NULL, updated_at = :now
+WHERE webhook_id = :webhook_id AND status = 'pending';
+
+-- name: release_deliveries
+UPDATE deliveries SET status = 'pending', next_attempt_at = :now, updated_at = :now
+WHERE webhook_id = :webhook_id AND status = 'held';
+
+-- name: cancel_deliveries
+UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = :now
+WHERE webhook_id = :webhook_id AND status IN ('pending', 'held');
+
+-- name: insert_attempt
+INSERT INTO attempts (
+    id, tenant_id, delivery_id, webhook_id, started_at, duration_ms, status_code, outcome,
+    request_headers, response_headers, response_body, error
+) VALUES (
+    :id, :tenant_id, :delivery_id, :webhook_id, :started_at, :duration_ms, :status_code,
+    :outcome, :request_headers::jsonb, :response_headers::jsonb, :response_body, :error
+);
+
+-- name: list_attempts
+SELECT * FROM attempts WHERE delivery_id = :delivery_id AND tenant_id = :tenant_id ORDER BY id;
+
+-- name: note_attempt
+-- The delivery engine's own columns of a webhook: what the last attempt did.
+UPDATE webhooks SET
+    last_delivery_at = :at, last_delivery_status = :status,
+    consecutive_failures = CASE WHEN :success THEN 0 ELSE consecutive_failures + 1 END
+WHERE id = :id
+RETURNING *;
+
+-- name: auto_pause
+UPDATE webhooks SET paused_at = :at
+WHERE id = :id AND paused_at IS NULL AND is_deleted = false
+RETURNING *;
+
+-- name: settle_delivery
+-- Only the holder of the lease settles a delivery: a worker whose lease expired (and whose
+-- delivery another worker took over) records its attempt but changes nothing else.
+UPDATE deliveries SET
+    status = :status, attempt_count = attempt_count + 1, next_attempt_at = :next_attempt_at,
+    lease_expires_at = NULL, updated_at = :now
+WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
+
+-- name: webhooks_by_id
+SELECT * FROM webhooks WHERE id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb));
+
+-- name: claim_due
+-- SKIP LOCKED: concurrent workers each take different rows, none waits for another.
+WITH due AS (
+    (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
+     ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+    UNION ALL
+    (SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
+     ORDER BY lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+    LIMIT :limit
+)
+UPDATE deliveries AS d SET
+    status = 'in_flight', updated_at = :now::timestamptz,
+    lease_expires_at = :now::timestamptz
+        + make_interval(secs => ((w.retry_policy->>'timeoutMs')::int + 30000) / 1000.0)
+FROM webhooks AS w
+WHERE d.id IN (SELECT id FROM due) AND w.id = d.webhook_id
+RETURNING d.*;
+
+-- name: release_lease
+UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_expires_at = NULL,
+    updated_at = :now
+WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;

@@ -1,0 +1,60 @@
+"""Attempts: one HTTP request of a delivery, as kept in the delivery log (DESIGN §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from hookwire.timeutil import iso
+
+MAX_LOGGED_BODY: Final = 4096
+REDACTED: Final = "[redacted]"
+_SIGNATURE_HEADERS: Final = frozenset(
+    {"webhook-signature", "x-kombo-signature", "x-hub-signature-256", "stripe-signature"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: str
+    tenant_id: str
+    delivery_id: str
+    webhook_id: str
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_body: str | None = None
+    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started_at": iso(self.started_at),
+            "duration_ms": self.duration_ms,
+            "status_code": self.status_code,
+            "outcome": self.outcome,
+            "success": self.success,
+            "request_headers": dict(self.request_headers),
+            "response_headers": dict(self.response_headers),
+            "response_body": self.response_body,
+            "error": self.error,
+        }
+
+
+def redact(headers: Mapping[str, str]) -> dict[str, str]:
+    """Request headers as logged: signatures replaced, so the log never helps a forger."""
+    return {k: REDACTED if k.lower() in _SIGNATURE_HEADERS else v for k, v in headers.items()}
+
+
+def excerpt(body: bytes) -> str:
+    """At most 4 KiB of a response body, decoded leniently."""
+    return body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
