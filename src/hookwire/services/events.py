@@ -11,6 +11,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery, fan_out
 from hookwire.domain.event import Event, accepted, check_publish, request_hash
 from hookwire.domain.principal import Principal
@@ -131,16 +132,17 @@ class EventService:
 
 
 class DeliveryService:
-    """The delivery log (attempts and actions come with the delivery engine)."""
+    """The delivery log."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def get(self, principal: Principal, delivery_id: str) -> Delivery:
+    async def get(self, principal: Principal, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
+        """A delivery and every attempt made of it, oldest first."""
         found = await self.store.get_delivery(principal, delivery_id)
         if found is None:
             raise NotFound(f"delivery {delivery_id} not found")
-        return found
+        return found, await self.store.list_attempts(principal, delivery_id)
 
     async def list(
         self, principal: Principal, query: DeliveryQuery, cursor: str | None

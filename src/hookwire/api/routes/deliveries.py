@@ -34,5 +34,5 @@ async def list_deliveries(
 
 @router.get("/{delivery_id}", responses=openapi.returns(200, openapi.DELIVERY, "with attempts"))
 async def get_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
-    delivery = await services.deliveries.get(principal, delivery_id)
-    return JSON(delivery.to_public(attempts=[]))
+    delivery, attempts = await services.deliveries.get(principal, delivery_id)
+    return JSON(delivery.to_public([a.to_public() for a in attempts]))

@@ -230,20 +230,20 @@ SELECT * FROM webhooks WHERE id IN (SELECT value FROM jsonb_array_elements_text(
 
 -- name: claim_due
 -- SKIP LOCKED: concurrent workers each take different rows, none waits for another.
-WITH due AS (
-    (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
-     ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-    UNION ALL
-    (SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
-     ORDER BY lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-    LIMIT :limit
+WITH pending AS (
+    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
+    ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
+    ORDER BY lease_expires_at
+    LIMIT greatest(0, :limit - (SELECT count(*) FROM pending)) FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries AS d SET
     status = 'in_flight', updated_at = :now::timestamptz,
     lease_expires_at = :now::timestamptz
         + make_interval(secs => ((w.retry_policy->>'timeoutMs')::int + 30000) / 1000.0)
 FROM webhooks AS w
-WHERE d.id IN (SELECT id FROM due) AND w.id = d.webhook_id
+WHERE d.id IN (SELECT id FROM pending UNION ALL SELECT id FROM expired) AND w.id = d.webhook_id
 RETURNING d.*;
 
 -- name: release_lease

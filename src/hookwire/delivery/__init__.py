@@ -1,0 +1,1 @@
+"""The delivery engine: the sender (aiohttp) and the worker (claim → sign → send → settle)."""
