@@ -104,7 +104,10 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
     """Services over the migrated ``store`` with the local (encrypted) secret backend."""
-    yield assemble(settings, store, LocalSecretStore(store, settings.master_key or ""))
+    assembled = assemble(settings, store, LocalSecretStore(store, settings.master_key or ""))
+    await assembled.sender.open()
+    yield assembled
+    await assembled.sender.close()
 
 
 class Api:

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 
-from hookwire import __version__, tokens
+from hookwire import tokens
 from hookwire.api import create_app
+from hookwire.delivery.runner import run_engine
 from hookwire.devkeys import with_dev_keys
 from hookwire.errors import ConfigurationError, HookwireError
+from hookwire.services.container import open_services
+from hookwire.services.retention import PurgeReport, purge
 from hookwire.settings import Settings
 from hookwire.store import open_store
+from hookwire.timeutil import utcnow
+from hookwire.version import VERSION
 
 app = typer.Typer(
     name="hookwire",
@@ -72,9 +78,9 @@ async def _pending(settings: Settings) -> bool:
         await store.close()
 
 
-def _run_server(settings: Settings, *, migrate: bool) -> None:
+def _run_server(settings: Settings, *, migrate: bool, worker: bool = False) -> None:
     config = uvicorn.Config(
-        create_app(settings, migrate=migrate),
+        create_app(settings, migrate=migrate, worker=worker),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -86,17 +92,17 @@ def _run_server(settings: Settings, *, migrate: bool) -> None:
 
 @app.command()
 def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
-    """Run everything in one process (SQLite by default): migrate, then serve the API."""
+    """Run everything in one process (SQLite by default): migrate, serve the API, deliver."""
     settings = load_settings(database_url=database_url, host=host, port=port)
     _configure_logging(settings.log_level)
     token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
     base = f"http://{settings.host}:{settings.port}"
-    out.print(f"[bold]hookwire {__version__}[/] on {settings.database_display}")
+    out.print(f"[bold]hookwire {VERSION}[/] on {settings.database_display}")
     out.print(f"API docs:  {base}/docs")
     out.print(f"Webhooks:  {base}/api/v1/integration/webhooks")
     out.print("Token for tenant 'dev' (24 h):")
     print(token, flush=True)  # plain, so it copies cleanly
-    _run_server(settings, migrate=True)
+    _run_server(settings, migrate=True, worker=True)
 
 
 @app.command()
@@ -107,6 +113,60 @@ def api(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = 
     if asyncio.run(_pending(settings)):
         raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
     _run_server(settings, migrate=False)
+
+
+async def _work(settings: Settings, burst: bool) -> None:
+    services = await open_services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        stats = await run_engine(services, stop, burst=burst)
+    finally:
+        await services.close()
+    out.print(
+        f"claimed {stats.claimed}, succeeded {stats.succeeded}, failed attempts {stats.failed}"
+    )
+
+
+@app.command()
+def worker(
+    database_url: DatabaseOpt = None,
+    burst: Annotated[bool, typer.Option(help="send what is due, then exit")] = False,
+) -> None:
+    """Run the delivery engine (scale-out: any number, beside `hookwire api`)."""
+    settings = load_settings(database_url=database_url)
+    _configure_logging(settings.log_level)
+    if asyncio.run(_pending(settings)):
+        raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
+    asyncio.run(_work(settings, burst))
+
+
+@app.command("purge")
+def purge_command(
+    database_url: DatabaseOpt = None,
+    older_than_days: Annotated[
+        int | None, typer.Option(help="default: HOOKWIRE_RETENTION_DAYS", min=1)
+    ] = None,
+) -> None:
+    """Drop finished events, their deliveries and attempts, and deleted webhooks, older than
+    the retention period."""
+    settings = load_settings(database_url=database_url)
+
+    async def run() -> PurgeReport:
+        services = await open_services(settings)
+        try:
+            days = older_than_days or settings.retention_days
+            return await purge(services.store, services.secrets, days, utcnow())
+        finally:
+            await services.close()
+
+    report = asyncio.run(run())
+    out.print(
+        f"purged {report.events} events, {report.idempotency_keys} idempotency keys, "
+        f"{report.webhooks} deleted webhooks"
+    )
 
 
 @app.command()

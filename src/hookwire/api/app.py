@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-import hookwire
 from hookwire.api import problems
 from hookwire.api.routes import deliveries, event_types, events, health, webhooks
+from hookwire.delivery.runner import run_engine
 from hookwire.services.container import Services, open_services
 from hookwire.settings import Settings
+from hookwire.version import VERSION
 
 
 def create_app(
-    settings: Settings, services: Services | None = None, *, migrate: bool = False
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    migrate: bool = False,
+    worker: bool = False,
 ) -> FastAPI:
     """An app over ``services`` when given (the caller owns them), else over services it opens
-    from ``settings`` at startup and closes at shutdown."""
+    from ``settings`` at startup and closes at shutdown. ``worker`` also runs the delivery
+    engine in this process (``hookwire serve``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,14 +35,19 @@ def create_app(
             return
         opened = await open_services(settings, migrate=migrate)
         app.state.services = opened
+        stop = asyncio.Event()
+        engine = asyncio.create_task(run_engine(opened, stop)) if worker else None
         try:
             yield
         finally:
+            stop.set()
+            if engine is not None:
+                await engine
             await opened.close()
 
     app = FastAPI(
         title="hookwire",
-        version=hookwire.__version__,
+        version=VERSION,
         description="Webhook infrastructure for integration platforms.",
         lifespan=lifespan,
     )

@@ -120,6 +120,19 @@ DELIVERY: dict[str, Any] = {
 }
 
 
+TEST_RESULT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "success": {"type": "boolean"},
+        "status_code": {"type": ["integer", "null"]},
+        "duration_ms": {"type": "integer"},
+        "response_body": _TEXT,
+        "error": _TEXT,
+    },
+}
+REQUEUED: dict[str, Any] = {"type": "object", "properties": {"requeued": {"type": "integer"}}}
+
+
 def page_of(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-import hookwire
 from hookwire.delivery.sender import Response, Sender
 from hookwire.domain import outcome as outcomes
 from hookwire.domain.attempt import Attempt, excerpt, redact
@@ -32,9 +31,10 @@ from hookwire.signing.base import Message
 from hookwire.signing.registry import get_scheme
 from hookwire.store.base import Job, Settlement, Store
 from hookwire.timeutil import parse_iso, utcnow
+from hookwire.version import VERSION
 
 log = logging.getLogger("hookwire.worker")
-USER_AGENT: Final = f"hookwire/{hookwire.__version__}"
+USER_AGENT: Final = f"hookwire/{VERSION}"
 SECRET_CACHE_SIZE: Final = 10_000
 
 
@@ -91,6 +91,33 @@ def signed_headers(job: Job, secrets: list[str], now: datetime) -> dict[str, str
     }
 
 
+async def send_once(
+    sender: Sender, secrets: SecretCache, job: Job, now: datetime
+) -> tuple[Attempt, outcomes.Outcome]:
+    """Sign and send one delivery now: the attempt as logged, and what its answer means."""
+    webhook = job.webhook
+    signing = await secrets.signing_secrets(webhook.vault_path, webhook.secret_fingerprint, now)
+    headers = signed_headers(job, signing, now)
+    timeout_s = webhook.retry_policy.timeout_ms / 1000
+    response = await sender.post(webhook.url, headers, job.delivery.body, timeout_s)
+    outcome = _outcome_of(response, now)
+    attempt = Attempt(
+        id=new_id("att"),
+        tenant_id=job.delivery.tenant_id,
+        delivery_id=job.delivery.id,
+        webhook_id=webhook.id,
+        started_at=now,
+        duration_ms=response.duration_ms,
+        outcome=outcome.status,
+        status_code=response.status_code,
+        request_headers=redact(headers),
+        response_headers=dict(response.headers),
+        response_body=excerpt(response.body) if response.status_code is not None else None,
+        error=response.detail,
+    )
+    return attempt, outcome
+
+
 class Worker:
     """Sends due deliveries until stopped (or, in burst mode, until nothing is due)."""
 
@@ -120,28 +147,7 @@ class Worker:
     async def attempt(self, job: Job) -> Settlement:
         """Sign and send one delivery; what to record about it."""
         now = self.clock()
-        webhook = job.webhook
-        secrets = await self.secrets.signing_secrets(
-            webhook.vault_path, webhook.secret_fingerprint, now
-        )
-        headers = signed_headers(job, secrets, now)
-        timeout_s = webhook.retry_policy.timeout_ms / 1000
-        response = await self.sender.post(webhook.url, headers, job.delivery.body, timeout_s)
-        outcome = _outcome_of(response, now)
-        attempt = Attempt(
-            id=new_id("att"),
-            tenant_id=job.delivery.tenant_id,
-            delivery_id=job.delivery.id,
-            webhook_id=webhook.id,
-            started_at=now,
-            duration_ms=response.duration_ms,
-            outcome=outcome.status,
-            status_code=response.status_code,
-            request_headers=redact(headers),
-            response_headers=dict(response.headers),
-            response_body=excerpt(response.body) if response.status_code is not None else None,
-            error=response.detail,
-        )
+        attempt, outcome = await send_once(self.sender, self.secrets, job, now)
         return Settlement(job, attempt, outcome, self._retry_at(job, outcome, now))
 
     def _retry_at(self, job: Job, outcome: outcomes.Outcome, now: datetime) -> datetime | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from hookwire.delivery.sender import Sender
 from hookwire.secrets import SecretStore, open_secret_store
+from hookwire.services.deliveries import DeliveryService
 from hookwire.services.event_types import EventTypeService
-from hookwire.services.events import DeliveryService, EventService
+from hookwire.services.events import EventService
 from hookwire.services.webhooks import WebhookConfig, WebhookService
 from hookwire.settings import Settings
 from hookwire.store import Store, open_store
@@ -24,8 +26,10 @@ class Services:
     event_types: EventTypeService
     events: EventService
     deliveries: DeliveryService
+    sender: Sender
 
     async def close(self) -> None:
+        await self.sender.close()
         with contextlib.suppress(Exception):
             await self.secrets.close()
         await self.store.close()
@@ -40,17 +44,19 @@ def webhook_config(settings: Settings) -> WebhookConfig:
 
 
 def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services:
-    """Services over an open store and secret store."""
+    """Services over an open store and secret store (the sender is opened by ``open``)."""
     event_types = EventTypeService(store)
+    sender = Sender(allow_private=settings.allow_private_targets)
     return Services(
         settings=settings,
         store=store,
         secrets=secrets,
         tokens=TokenVerifier(settings),
-        webhooks=WebhookService(store, secrets, webhook_config(settings)),
+        webhooks=WebhookService(store, secrets, webhook_config(settings), sender=sender),
         event_types=event_types,
         events=EventService(store, event_types),
         deliveries=DeliveryService(store),
+        sender=sender,
     )
 
 
@@ -61,7 +67,9 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> Service
     try:
         if migrate:
             await store.migrate()
-        return assemble(settings, store, open_secret_store(settings, store))
+        services = assemble(settings, store, open_secret_store(settings, store))
+        await services.sender.open()
+        return services
     except BaseException:
         await store.close()
         raise

@@ -11,7 +11,6 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery, fan_out
 from hookwire.domain.event import Event, accepted, check_publish, request_hash
 from hookwire.domain.principal import Principal
@@ -129,25 +128,3 @@ class EventService:
         before = decode_cursor(cursor, ID_PATTERN)
         probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
         return page(await self.store.list_events(principal, probe), query.limit, lambda e: e.id)
-
-
-class DeliveryService:
-    """The delivery log."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def get(self, principal: Principal, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
-        """A delivery and every attempt made of it, oldest first."""
-        found = await self.store.get_delivery(principal, delivery_id)
-        if found is None:
-            raise NotFound(f"delivery {delivery_id} not found")
-        return found, await self.store.list_attempts(principal, delivery_id)
-
-    async def list(
-        self, principal: Principal, query: DeliveryQuery, cursor: str | None
-    ) -> Page[Delivery]:
-        check_limit(query.limit)
-        before = decode_cursor(cursor, ID_PATTERN)
-        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
-        return page(await self.store.list_deliveries(principal, probe), query.limit, lambda d: d.id)

@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from hookwire.delivery.sender import Sender
+from hookwire.delivery.worker import SecretCache, send_once
+from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import schema_errors
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import (
+    BackendUnavailable,
+    Conflict,
     NotFound,
     PreconditionRequired,
     ValidationFailed,
@@ -30,10 +37,19 @@ from hookwire.services.announcements import announce
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
-from hookwire.store.base import NO_TRANSITION, Store, Transition, WebhookQuery
-from hookwire.timeutil import iso, utcnow
+from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQuery
+from hookwire.timeutil import iso, parse_iso, utcnow
 
 CAS_ATTEMPTS: Final = 5
+RECOVER_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["since"],
+    "properties": {
+        "since": {"type": "string", "format": "date-time"},
+        "until": {"type": "string", "format": "date-time"},
+    },
+}
 ROTATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,
@@ -75,11 +91,13 @@ class WebhookService:
         secrets: SecretStore,
         config: WebhookConfig,
         resolver: Resolver = resolve,
+        sender: Sender | None = None,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.config = config
         self.resolver = resolver
+        self.sender = sender
 
     async def _check_url(self, url: str) -> None:
         await check_target(
@@ -195,7 +213,7 @@ class WebhookService:
         )
 
     async def rotate_secret(self, principal: Principal, webhook_id: str, body: Any) -> WithSecret:
-        options = _rotate_options(body or {})
+        options = _checked(body or {}, ROTATE_SCHEMA)
         current = await self.get(principal, webhook_id)
         inbound = current.inbound
         secret = options.get("secret") or keys.generate_secret(current.signature_scheme)
@@ -222,6 +240,41 @@ class WebhookService:
                 await self.secrets.put(current.vault_path, old_document)
             raise
         return WithSecret(rotated, secret, expires)
+
+    async def test(self, principal: Principal, webhook_id: str) -> dict[str, Any]:
+        """Send a ``webhook_test`` event (``{"test": true}``) now, once, not retried and not
+        stored; the attempt's result."""
+        webhook = await self.get(principal, webhook_id)
+        if webhook.inbound:
+            raise Conflict("only outbound webhooks send requests; this one is inbound")
+        if self.sender is None:
+            raise BackendUnavailable("this process has no sender")
+        now = utcnow()
+        event = Event(new_id("evt"), webhook.tenant_id, "webhook_test", 1, {"test": True}, now)
+        body = envelope.render(event, webhook.envelope)
+        delivery = Delivery(
+            id=new_id("dlv"), tenant_id=webhook.tenant_id, event_id=event.id,
+            webhook_id=webhook.id, status="in_flight", body=body, created_at=now, updated_at=now,
+        )  # fmt: skip
+        job = Job(delivery, webhook)
+        attempt, outcome = await send_once(self.sender, SecretCache(self.secrets), job, now)
+        return {
+            "success": outcome.succeeded,
+            "status_code": attempt.status_code,
+            "duration_ms": attempt.duration_ms,
+            "response_body": attempt.response_body,
+            "error": attempt.error,
+        }
+
+    async def recover(self, principal: Principal, webhook_id: str, body: Any) -> int:
+        """Re-queue the webhook's failed deliveries created in the window; how many."""
+        window = _checked(body, RECOVER_SCHEMA)
+        since = parse_iso(window["since"])
+        until = parse_iso(window["until"]) if "until" in window else None
+        if until is not None and until <= since:
+            raise ValidationFailed.at("/until", "must be after since")
+        await self.get(principal, webhook_id)
+        return await self.store.recover(principal, webhook_id, since, until, utcnow())
 
     async def _current_secret(self, webhook: Webhook) -> str:
         document = await self.secrets.get(webhook.vault_path)
@@ -299,10 +352,10 @@ def _expected_version(body: Any, if_match: int | None) -> int:
     return expected
 
 
-def _rotate_options(body: Any) -> dict[str, Any]:
+def _checked(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed.at("", "the body must be a JSON object")
-    errors = schema_errors(ROTATE_SCHEMA, body)
+    errors = schema_errors(schema, body)
     if errors:
         raise ValidationFailed(errors)
     return body

@@ -124,6 +124,13 @@ class Published:
     taken: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    events: int
+    claims: int
+    webhook_secret_paths: list[str]
+
+
 class SecretBlobs(Protocol):
     """Opaque ciphertexts by path, for the local secret backend."""
 
@@ -226,6 +233,22 @@ class Store(SecretBlobs, Protocol):
 
     async def release(self, jobs: Sequence[Job], now: datetime) -> None:
         """Give unsent leases back: those deliveries are due again at once."""
+
+    async def requeue(
+        self, principal: Principal, delivery_id: str, now: datetime
+    ) -> Delivery | None:
+        """Make a delivery due now, whatever its state (a manual retry)."""
+
+    async def recover(
+        self, principal: Principal, webhook_id: str, since: datetime, until: datetime | None,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        """Re-queue the webhook's failed deliveries created in [since, until), with a fresh
+        attempt budget; how many."""
+
+    async def purge(self, before: datetime, claims_before: datetime) -> Purged:
+        """Drop finished events (with deliveries and attempts) and deleted webhooks older
+        than ``before``, and idempotency keys older than ``claims_before``."""
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return when deliveries may have become due (or after ``timeout`` seconds)."""

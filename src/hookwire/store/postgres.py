@@ -30,6 +30,7 @@ from hookwire.store.base import (
     FanOut,
     Job,
     Published,
+    Purged,
     Settlement,
     Transition,
     WebhookQuery,
@@ -282,6 +283,34 @@ class PostgresStore:
         ]
         async with self._conn() as conn:
             await conn.executemany(text, batch)
+
+    async def requeue(
+        self, principal: Principal, delivery_id: str, now: datetime
+    ) -> Delivery | None:
+        params = {**rows.scope_params(principal), "id": delivery_id, "now": now}
+        async with self._conn() as conn, conn.transaction():
+            found = await conn.fetch(*_flat("requeue_delivery", params))
+            await _notify(conn)
+        return rows.delivery_from_row(found[0]) if found else None
+
+    async def recover(
+        self, principal: Principal, webhook_id: str, since: datetime, until: datetime | None,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "since": since,
+                  "until": until, "now": now}  # fmt: skip
+        async with self._conn() as conn, conn.transaction():
+            status = await conn.execute(*_flat("recover_deliveries", params))
+            await _notify(conn)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def purge(self, before: datetime, claims_before: datetime) -> Purged:
+        async with self._conn() as conn, conn.transaction():
+            events = await conn.execute(*_flat("purge_events", {"before": before}))
+            claims = await conn.execute(*_flat("purge_claims", {"before": claims_before}))
+            gone = await conn.fetch(*_flat("purge_webhooks", {"before": before}))
+        counts = [int(status.rsplit(" ", 1)[-1]) for status in (events, claims)]
+        return Purged(counts[0], counts[1], [row["vault_path"] for row in gone])
 
     async def wait_for_work(self, timeout: float) -> None:
         if self._listener is None:

@@ -29,6 +29,7 @@ from hookwire.store.base import (
     FanOut,
     Job,
     Published,
+    Purged,
     Settlement,
     Transition,
     WebhookQuery,
@@ -382,6 +383,35 @@ class SQLiteStore:
             for j in jobs
         ]
         await self.engine.write(lambda conn: conn.executemany(Q["release_lease"].text, params))
+
+    async def requeue(
+        self, principal: Principal, delivery_id: str, now: datetime
+    ) -> Delivery | None:
+        params = {**rows.scope_params(principal), "id": delivery_id, "now": iso(now)}
+        found = await self.engine.write(
+            lambda conn: conn.execute(Q["requeue_delivery"].text, params).fetchall()
+        )
+        self._due.set()
+        return _delivery(found[0]) if found else None
+
+    async def recover(
+        self, principal: Principal, webhook_id: str, since: datetime, until: datetime | None,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "since": since,
+                  "until": until, "now": now}  # fmt: skip
+        count = await self._write("recover_deliveries", rows.Table(), params)
+        self._due.set()
+        return count
+
+    async def purge(self, before: datetime, claims_before: datetime) -> Purged:
+        def run(conn: sqlite3.Connection) -> Purged:
+            events = conn.execute(Q["purge_events"].text, {"before": iso(before)}).rowcount
+            claims = conn.execute(Q["purge_claims"].text, {"before": iso(claims_before)}).rowcount
+            gone = conn.execute(Q["purge_webhooks"].text, {"before": iso(before)}).fetchall()
+            return Purged(events, claims, [row[0] for row in gone])
+
+        return await self.engine.write(run)
 
     async def wait_for_work(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -36,3 +36,8 @@ async def list_deliveries(
 async def get_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
     delivery, attempts = await services.deliveries.get(principal, delivery_id)
     return JSON(delivery.to_public([a.to_public() for a in attempts]))
+
+
+@router.post("/{delivery_id}/retry", responses=openapi.returns(200, openapi.DELIVERY, "due now"))
+async def retry_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
+    return JSON((await services.deliveries.retry(principal, delivery_id)).to_public())

@@ -11,7 +11,7 @@ from hookwire.api import openapi
 from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
 from hookwire.api.responses import JSON
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.services.webhooks import WithSecret
+from hookwire.services.webhooks import RECOVER_SCHEMA, WithSecret
 from hookwire.store.base import WebhookQuery
 
 PREFIX = "/api/v1/integration/webhooks"
@@ -117,3 +117,22 @@ async def pause_webhook(services: ServicesDep, principal: PrincipalDep, webhook_
 async def resume_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
     resumed = await services.webhooks.resume(principal, webhook_id)
     return JSON(resumed.to_public(), headers=etag(resumed.version))
+
+
+@router.post(
+    "/{webhook_id}/test",
+    responses=openapi.returns(200, openapi.TEST_RESULT, "the attempt: sent now, once"),
+)
+async def test_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    return JSON(await services.webhooks.test(principal, webhook_id))
+
+
+@router.post(
+    "/{webhook_id}/recover",
+    openapi_extra=openapi.body(RECOVER_SCHEMA),
+    responses=openapi.returns(200, openapi.REQUEUED, "failed deliveries re-queued"),
+)
+async def recover_webhook(
+    services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
+) -> JSON:
+    return JSON({"requeued": await services.webhooks.recover(principal, webhook_id, body)})

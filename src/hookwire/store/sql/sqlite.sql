@@ -245,3 +245,34 @@ WHERE id = :id;
 UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_expires_at = NULL,
     updated_at = :now
 WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
+
+-- name: requeue_delivery
+UPDATE deliveries SET
+    status = 'pending', next_attempt_at = :now, lease_expires_at = NULL, updated_at = :now
+WHERE id = :id AND tenant_id = :tenant_id AND (:app_id IS NULL OR app_id = :app_id)
+RETURNING *;
+
+-- name: recover_deliveries
+UPDATE deliveries SET
+    status = 'pending', attempt_count = 0, next_attempt_at = :now, updated_at = :now
+WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'failed'
+  AND created_at >= :since AND (:until IS NULL OR created_at < :until);
+
+-- name: purge_events
+-- Old events whose every delivery is over (succeeded, failed or cancelled); their deliveries
+-- and attempts go with them (ON DELETE CASCADE).
+DELETE FROM events
+WHERE created_at < :before
+  AND NOT EXISTS (
+      SELECT 1 FROM deliveries AS d
+      WHERE d.event_id = events.id AND d.status IN ('pending', 'in_flight', 'held')
+  );
+
+-- name: purge_claims
+DELETE FROM idempotency_keys WHERE created_at < :before;
+
+-- name: purge_webhooks
+DELETE FROM webhooks
+WHERE is_deleted = 1 AND deleted_at < :before
+  AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.webhook_id = webhooks.id)
+RETURNING vault_path;

@@ -1,0 +1,43 @@
+"""The delivery log and its actions: read deliveries with their attempts, retry one now."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hookwire.domain.attempt import Attempt
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.principal import Principal
+from hookwire.errors import NotFound
+from hookwire.ids import ID_PATTERN
+from hookwire.services.paging import Page, check_limit, decode_cursor, page
+from hookwire.store.base import DeliveryQuery, Store
+from hookwire.timeutil import utcnow
+
+
+class DeliveryService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, principal: Principal, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
+        """A delivery and every attempt made of it, oldest first."""
+        found = await self.store.get_delivery(principal, delivery_id)
+        if found is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return found, await self.store.list_attempts(principal, delivery_id)
+
+    async def list(
+        self, principal: Principal, query: DeliveryQuery, cursor: str | None
+    ) -> Page[Delivery]:
+        check_limit(query.limit)
+        before = decode_cursor(cursor, ID_PATTERN)
+        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
+        return page(await self.store.list_deliveries(principal, probe), query.limit, lambda d: d.id)
+
+    async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
+        """A new attempt now, whatever the state: the delivery is due at once. A delivery
+        that had used up its attempts gets this one more; a held one is sent even though its
+        webhook is paused (and held again if it fails)."""
+        found = await self.store.requeue(principal, delivery_id, utcnow())
+        if found is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return found
