@@ -1,0 +1,65 @@
+"""`hookwire worker` as a process: burst drains and exits; SIGTERM lets attempts finish."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import signal
+import subprocess
+from pathlib import Path
+
+import hookwire
+from hookwire.settings import Settings
+from tests import receivers
+from tests.acceptance.processes import HOOKWIRE, clean_env, run
+
+
+def environment(tmp: Path) -> tuple[dict[str, str], Settings]:
+    values = {
+        "HOOKWIRE_DATABASE_URL": f"sqlite:///{tmp / 'hookwire.db'}",
+        "HOOKWIRE_JWT_SECRET": secrets.token_urlsafe(32),
+        "HOOKWIRE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "HOOKWIRE_ALLOW_PRIVATE_TARGETS": "true",
+    }
+    return clean_env(**values), Settings.from_env(values)
+
+
+async def test_burst_drains_and_exits(tmp_path: Path) -> None:
+    env, settings = environment(tmp_path)
+    async with receivers.receiver() as target:
+        async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+            await client.create_webhook(url=target.url)
+            for _ in range(20):
+                await client.publish("webhook_test", {"test": True})
+        done = await asyncio.to_thread(run, ["worker", "--burst"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "succeeded 20" in done.stdout
+    assert len(target.received) == 20
+
+
+async def test_sigterm_lets_the_attempts_in_flight_finish(tmp_path: Path) -> None:
+    env, settings = environment(tmp_path)
+    async with receivers.receiver(receivers.hang(1.5)) as target:
+        async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+            await client.create_webhook(url=target.url)
+            for _ in range(5):
+                await client.publish("webhook_test", {"test": True})
+            with (tmp_path / "worker.log").open("wb") as log:
+                worker = subprocess.Popen(
+                    [HOOKWIRE, "worker"], cwd=tmp_path, env=env, stdout=log, stderr=log
+                )
+            try:
+                while len(target.received) < 5:  # every attempt is in flight now
+                    await asyncio.sleep(0.05)
+                worker.send_signal(signal.SIGTERM)
+                code = await asyncio.to_thread(worker.wait, 30)
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+            assert code == 0, (tmp_path / "worker.log").read_text()
+            deliveries = (await client.list_deliveries())["data"]
+    assert [d["status"] for d in deliveries] == ["succeeded"] * 5
+    assert len(target.received) == 5
