@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,30 @@ async def receiver(behaviour: Behaviour | None = None) -> AsyncIterator[Receiver
         yield state
     finally:
         await runner.cleanup()
+
+
+class Overlaps:
+    """Counts arrivals per webhook-id and any arrival while the same id is still in flight."""
+
+    def __init__(self) -> None:
+        self.inflight: set[str] = set()
+        self.arrivals: Counter[str] = Counter()
+        self.overlaps = 0
+
+    def behaviour(self, delay: float = 0.02) -> Behaviour:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            event_id = request.headers["webhook-id"]
+            if event_id in self.inflight:
+                self.overlaps += 1
+            self.inflight.add(event_id)
+            self.arrivals[event_id] += 1
+            try:
+                await asyncio.sleep(delay)
+                return web.Response(status=204)
+            finally:
+                self.inflight.discard(event_id)
+
+        return answer
 
 
 def hang(seconds: float) -> Behaviour:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -81,3 +82,41 @@ def _wait_healthy(running: Server, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"hookwire did not become healthy:\n{running.output()}")
+
+
+@asynccontextmanager
+async def async_server(
+    args: list[str], cwd: Path, env: dict[str, str], port: int
+) -> AsyncIterator[Server]:
+    """``server`` for async tests: waiting for health does not block the event loop (where
+    the test's receivers are answering)."""
+    log = cwd / f"server-{port}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [HOOKWIRE, *args], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True
+        )
+    running = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                if process.poll() is not None:
+                    raise AssertionError(f"hookwire exited early:\n{running.output()}")
+                try:
+                    if (
+                        await client.get(running.base_url + "/healthz", timeout=1)
+                    ).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"hookwire did not become healthy:\n{running.output()}")
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

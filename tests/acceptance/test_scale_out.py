@@ -14,42 +14,16 @@ import secrets
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp import web
 
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, clean_env, free_port, run, server
+from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
 from tests.conftest import WEBHOOKS
 
 EVENTS = 500
-
-
-class Overlaps:
-    """Counts arrivals per webhook-id and any arrival while the same id is still in flight."""
-
-    def __init__(self) -> None:
-        self.inflight: set[str] = set()
-        self.arrivals: Counter[str] = Counter()
-        self.overlaps = 0
-
-    def behaviour(self) -> receivers.Behaviour:
-        async def answer(request: web.Request) -> web.StreamResponse:
-            event_id = request.headers["webhook-id"]
-            if event_id in self.inflight:
-                self.overlaps += 1
-            self.inflight.add(event_id)
-            self.arrivals[event_id] += 1
-            try:
-                await asyncio.sleep(0.02)
-                return web.Response(status=204)
-            finally:
-                self.inflight.discard(event_id)
-
-        return answer
 
 
 def start_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
@@ -80,10 +54,10 @@ async def test_a_killed_worker_loses_no_event(tmp_path: Path, empty_pg_url: str)
     )
     assert run(["migrate"], tmp_path, env).returncode == 0
     token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
-    overlaps = Overlaps()
+    overlaps = receivers.Overlaps()
     workers: list[subprocess.Popen[bytes]] = []
     async with receivers.receiver(overlaps.behaviour()) as target:
-        with server(["api"], tmp_path, env, port) as api:
+        async with async_server(["api"], tmp_path, env, port) as api:
             headers = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(
                 base_url=api.base_url, headers=headers, timeout=30

@@ -13,7 +13,8 @@ from pathlib import Path
 import hookwire
 from hookwire.settings import Settings
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, clean_env, run
+from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.receivers import Overlaps
 
 
 def environment(tmp: Path) -> tuple[dict[str, str], Settings]:
@@ -63,3 +64,29 @@ async def test_sigterm_lets_the_attempts_in_flight_finish(tmp_path: Path) -> Non
             deliveries = (await client.list_deliveries())["data"]
     assert [d["status"] for d in deliveries] == ["succeeded"] * 5
     assert len(target.received) == 5
+
+
+async def test_a_killed_serve_process_loses_no_event_on_sqlite(tmp_path: Path) -> None:
+    """SQLite is one process: kill `hookwire serve` mid-flight, start it again, nothing lost."""
+    env, settings = environment(tmp_path)
+    port = free_port()
+    env["HOOKWIRE_PORT"] = str(port)
+    counter = Overlaps()
+    async with receivers.receiver(counter.behaviour(delay=0.2)) as target:
+        async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+            await client.create_webhook(url=target.url, retry_policy={"timeoutMs": 1000})
+            for _ in range(200):
+                await client.publish("webhook_test", {"test": True})
+        async with async_server(["serve"], tmp_path, env, port) as first:
+            while len(counter.arrivals) < 50:
+                await asyncio.sleep(0.01)
+            first.process.send_signal(signal.SIGKILL)
+            first.process.wait()
+        async with async_server(["serve"], tmp_path, env, port):
+            deadline = asyncio.get_running_loop().time() + 90
+            while len(counter.arrivals) < 200 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.2)
+    duplicates = sum(n - 1 for n in counter.arrivals.values())
+    print(f"\nsqlite kill: {len(counter.arrivals)}/200 arrived, {duplicates} duplicates")
+    assert len(counter.arrivals) == 200
+    assert counter.overlaps == 0
