@@ -48,15 +48,20 @@ class Server:
         return self.log.read_text()
 
 
-@contextmanager
-def server(args: list[str], cwd: Path, env: dict[str, str], port: int) -> Iterator[Server]:
-    """Start ``hookwire <args>``, wait until /healthz answers, stop it with SIGTERM."""
+def _spawn(args: list[str], cwd: Path, env: dict[str, str], port: int) -> Server:
     log = cwd / f"server-{port}.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
             [HOOKWIRE, *args], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True
         )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+@contextmanager
+def server(args: list[str], cwd: Path, env: dict[str, str], port: int) -> Iterator[Server]:
+    """Start ``hookwire <args>``, wait until /healthz answers, stop it with SIGTERM."""
+    running = _spawn(args, cwd, env, port)
+    process = running.process
     try:
         _wait_healthy(running)
         yield running
@@ -90,12 +95,8 @@ async def async_server(
 ) -> AsyncIterator[Server]:
     """``server`` for async tests: waiting for health does not block the event loop (where
     the test's receivers are answering)."""
-    log = cwd / f"server-{port}.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [HOOKWIRE, *args], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
+    running = _spawn(args, cwd, env, port)
+    process = running.process
     try:
         async with httpx.AsyncClient() as client:
             for _ in range(300):

@@ -10,8 +10,7 @@ from typing import Any, Final
 
 import orjson
 
-from hookwire.domain.validation import schema_errors
-from hookwire.errors import ValidationFailed
+from hookwire.domain.validation import checked
 from hookwire.timeutil import iso
 
 _TEXT: dict[str, Any] = {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
@@ -71,12 +70,7 @@ class Event:
 
 def check_publish(body: Any) -> dict[str, Any]:
     """The fields of a ``POST /events`` body, or ValidationFailed with every pointer."""
-    if not isinstance(body, dict):
-        raise ValidationFailed.at("", "the body must be a JSON object")
-    errors = schema_errors(PUBLISH_SCHEMA, body)
-    if errors:
-        raise ValidationFailed(errors)
-    return body
+    return checked(PUBLISH_SCHEMA, body)
 
 
 def request_hash(body: Mapping[str, Any]) -> str:

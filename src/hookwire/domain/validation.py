@@ -24,7 +24,7 @@ import orjson
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from hookwire.errors import FieldError
+from hookwire.errors import FieldError, ValidationFailed
 
 _ECMA_END = re.compile(r"(?<!\\)\$(?=$|[|)])")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -199,3 +199,14 @@ def errors_of(validator: Any, document: Any, base: str = "") -> list[FieldError]
 def schema_errors(schema: Mapping[str, Any], document: Any, base: str = "") -> list[FieldError]:
     """Every violation of ``schema`` by ``document``."""
     return errors_of(validator_for(schema), document, base)
+
+
+def checked(schema: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    """A request body that is a JSON object satisfying ``schema``, or ValidationFailed with
+    every violation."""
+    if not isinstance(body, dict):
+        raise ValidationFailed.at("", "the body must be a JSON object")
+    errors = schema_errors(schema, body)
+    if errors:
+        raise ValidationFailed(errors)
+    return body

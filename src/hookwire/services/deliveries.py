@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.principal import Principal
 from hookwire.errors import NotFound
-from hookwire.ids import ID_PATTERN
-from hookwire.services.paging import Page, check_limit, decode_cursor, page
+from hookwire.services.paging import Page, paged
 from hookwire.store.base import DeliveryQuery, Store
 from hookwire.timeutil import utcnow
 
@@ -28,10 +25,9 @@ class DeliveryService:
     async def list(
         self, principal: Principal, query: DeliveryQuery, cursor: str | None
     ) -> Page[Delivery]:
-        check_limit(query.limit)
-        before = decode_cursor(cursor, ID_PATTERN)
-        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
-        return page(await self.store.list_deliveries(principal, probe), query.limit, lambda d: d.id)
+        return await paged(
+            query, cursor, lambda q: self.store.list_deliveries(principal, q), lambda d: d.id
+        )
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """A new attempt now, whatever the state: the delivery is due at once. A delivery

@@ -19,6 +19,7 @@ from hookwire.domain.event_type import NAME_RE, EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import (
     FORMATS,
+    checked,
     errors_of,
     schema_errors,
     schema_problems,
@@ -74,15 +75,6 @@ class ValidatorCache:
         return compiled
 
 
-def _checked(body: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationFailed.at("", "the body must be a JSON object")
-    errors = schema_errors(schema, body)
-    if errors:
-        raise ValidationFailed(errors)
-    return body
-
-
 def _schema_and_example_errors(schema: Any, example: Any, has_example: bool) -> list[FieldError]:
     problems = schema_problems(schema)
     if problems:
@@ -119,7 +111,7 @@ class EventTypeService:
         return page(merged, limit, lambda t: t.name)
 
     async def create(self, principal: Principal, body: Any) -> EventType:
-        fields = _checked(body, CREATE_SCHEMA)
+        fields = checked(CREATE_SCHEMA, body)
         errors = _schema_and_example_errors(
             fields["schema"], fields.get("example"), "example" in fields
         )
@@ -143,7 +135,7 @@ class EventTypeService:
         return created
 
     async def update(self, principal: Principal, name: str, body: Any) -> EventType:
-        fields = _checked(body, PATCH_SCHEMA)
+        fields = checked(PATCH_SCHEMA, body)
         current = await self._own(principal, name)
         schema = fields.get("schema", current.schema)
         example = fields.get("example", current.example)

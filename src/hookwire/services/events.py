@@ -8,20 +8,19 @@ concurrent requests with one key publish one event; the others replay its first 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.delivery import Delivery, fan_out
 from hookwire.domain.event import Event, accepted, check_publish, request_hash
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from hookwire.ids import ID_PATTERN, new_id
+from hookwire.ids import new_id
 from hookwire.services.event_types import EventTypeService
-from hookwire.services.paging import Page, check_limit, decode_cursor, page
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, Store
+from hookwire.services.paging import Page, paged
+from hookwire.store.base import CLAIM_TTL, Claim, DeliveryQuery, EventQuery, Store
 from hookwire.timeutil import utcnow
 
-CLAIM_TTL: Final = timedelta(hours=24)
 MAX_KEY_LENGTH: Final = 255
 DETAIL_DELIVERIES: Final = 10_000
 
@@ -122,9 +121,8 @@ class EventService:
     async def list(
         self, principal: Principal, query: EventQuery, cursor: str | None
     ) -> Page[Event]:
-        check_limit(query.limit)
         if query.since and query.until and query.until <= query.since:
             raise ValidationFailed.at("/until", "must be after since")
-        before = decode_cursor(cursor, ID_PATTERN)
-        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
-        return page(await self.store.list_events(principal, probe), query.limit, lambda e: e.id)
+        return await paged(
+            query, cursor, lambda q: self.store.list_events(principal, q), lambda e: e.id
+        )

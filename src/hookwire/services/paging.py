@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from hookwire.errors import ValidationFailed
+from hookwire.ids import ID_PATTERN
 
 T = TypeVar("T")
 MAX_LIMIT: Final = 200
@@ -42,6 +44,33 @@ def decode_cursor(cursor: str | None, valid: re.Pattern[str]) -> str | None:
     if not valid.fullmatch(value):
         raise ValidationFailed.at("/cursor", _BAD_CURSOR)
     return value
+
+
+class Keyset(Protocol):
+    """A list query: ``limit`` rows with ids below ``before_id``, newest first."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def before_id(self) -> str | None: ...
+
+
+Q = TypeVar("Q", bound=Keyset)
+
+
+async def paged(
+    query: Q,
+    cursor: str | None,
+    fetch: Callable[[Q], Awaitable[Sequence[T]]],
+    key: Callable[[T], str],
+) -> Page[T]:
+    """One page of a keyset-paginated list: the limit checked, the cursor decoded, one extra
+    row fetched to tell whether there is more."""
+    check_limit(query.limit)
+    before = decode_cursor(cursor, ID_PATTERN)
+    probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)  # type: ignore[type-var]
+    return page(await fetch(probe), query.limit, key)
 
 
 def page(rows: Sequence[T], limit: int, key: Callable[[T], str]) -> Page[T]:

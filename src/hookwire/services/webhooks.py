@@ -8,7 +8,6 @@ be written, so a failed request leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from hookwire.domain import webhook as rules
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import schema_errors
+from hookwire.domain.validation import checked
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import (
     BackendUnavailable,
@@ -31,10 +30,10 @@ from hookwire.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from hookwire.ids import ID_PATTERN, new_id
+from hookwire.ids import new_id
 from hookwire.secrets import SecretStore
 from hookwire.services.announcements import announce
-from hookwire.services.paging import Page, check_limit, decode_cursor, page
+from hookwire.services.paging import Page, paged
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
 from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQuery
@@ -117,10 +116,7 @@ class WebhookService:
     async def list(
         self, principal: Principal, query: WebhookQuery, cursor: str | None
     ) -> Page[Webhook]:
-        check_limit(query.limit)
-        before = decode_cursor(cursor, ID_PATTERN)
-        probe = dataclasses.replace(query, limit=query.limit + 1, before_id=before)
-        return page(await self.store.list_webhooks(principal, probe), query.limit, _id)
+        return await paged(query, cursor, lambda q: self.store.list_webhooks(principal, q), _id)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -213,7 +209,7 @@ class WebhookService:
         )
 
     async def rotate_secret(self, principal: Principal, webhook_id: str, body: Any) -> WithSecret:
-        options = _checked(body or {}, ROTATE_SCHEMA)
+        options = checked(ROTATE_SCHEMA, body or {})
         current = await self.get(principal, webhook_id)
         inbound = current.inbound
         secret = options.get("secret") or keys.generate_secret(current.signature_scheme)
@@ -268,7 +264,7 @@ class WebhookService:
 
     async def recover(self, principal: Principal, webhook_id: str, body: Any) -> int:
         """Re-queue the webhook's failed deliveries created in the window; how many."""
-        window = _checked(body, RECOVER_SCHEMA)
+        window = checked(RECOVER_SCHEMA, body)
         since = parse_iso(window["since"])
         until = parse_iso(window["until"]) if "until" in window else None
         if until is not None and until <= since:
@@ -350,12 +346,3 @@ def _expected_version(body: Any, if_match: int | None) -> int:
     if not isinstance(expected, int) or isinstance(expected, bool):
         raise ValidationFailed.at("/version", "must be an integer")
     return expected
-
-
-def _checked(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationFailed.at("", "the body must be a JSON object")
-    errors = schema_errors(schema, body)
-    if errors:
-        raise ValidationFailed(errors)
-    return body

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal, Protocol
 
 from hookwire.domain.attempt import Attempt
@@ -23,6 +23,8 @@ from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 
 FanOut = Callable[[Sequence[Webhook]], list[Delivery]]
+CLAIM_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
+LEASE_MARGIN: Final = timedelta(seconds=30)  # a lease is timeoutMs + this (DESIGN §7)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -22,6 +22,7 @@ from hookwire.errors import StoreUnavailable
 from hookwire.store import migrations as schema
 from hookwire.store import rows
 from hookwire.store.base import (
+    CLAIM_TTL,
     NO_TRANSITION,
     Announcer,
     Claim,
@@ -41,7 +42,6 @@ from hookwire.timeutil import iso, utcnow
 Q = load("postgres")
 T = TypeVar("T")
 MIGRATION_LOCK = 0x686F6F6B  # "hook": one migrator at a time across processes
-CLAIM_TTL = timedelta(hours=24)
 CHANNEL = "hookwire_due"  # NOTIFY when deliveries become due; workers LISTEN
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 

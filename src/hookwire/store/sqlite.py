@@ -21,6 +21,8 @@ from hookwire.domain.webhook import Webhook
 from hookwire.store import migrations as schema
 from hookwire.store import rows
 from hookwire.store.base import (
+    CLAIM_TTL,
+    LEASE_MARGIN,
     NO_TRANSITION,
     Announcer,
     Claim,
@@ -40,8 +42,6 @@ from hookwire.timeutil import iso, parse_iso, utcnow
 
 Q = load("sqlite")
 T = TypeVar("T")
-CLAIM_TTL = timedelta(hours=24)
-LEASE_MARGIN_MS = 30_000
 
 
 def _plain(value: Any) -> Any:
@@ -166,7 +166,7 @@ def _lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list
         jobs = []
         for delivery in deliveries:
             webhook = hooks[delivery.webhook_id]
-            lease = now + timedelta(milliseconds=webhook.retry_policy.timeout_ms + LEASE_MARGIN_MS)
+            lease = now + timedelta(milliseconds=webhook.retry_policy.timeout_ms) + LEASE_MARGIN
             leased = dataclasses.replace(delivery, status="in_flight", lease_expires_at=lease)
             jobs.append(Job(leased, webhook))
         conn.executemany(
