@@ -38,6 +38,9 @@ async def test_burst_drains_and_exits(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "succeeded 20" in done.stdout
     assert len(target.received) == 20
+    kept = await asyncio.to_thread(run, ["purge", "--older-than-days", "1"], tmp_path, env)
+    assert kept.returncode == 0, kept.stderr
+    assert "purged 0 events" in kept.stdout  # all are recent (what is dropped: integration)
 
 
 async def test_sigterm_lets_the_attempts_in_flight_finish(tmp_path: Path) -> None:
