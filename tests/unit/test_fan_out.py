@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
 
-from hookwire.domain.delivery import fan_out, receives
+from hookwire.domain.delivery import Tally, fan_out, pause_reason, receives, tally
 from hookwire.domain.event import Event, check_publish, request_hash
+from hookwire.domain.outcome import Outcome
+from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import ValidationFailed
 from hookwire.timeutil import utcnow
@@ -90,3 +93,33 @@ def test_request_hash_ignores_key_order_but_not_values() -> None:
         {"b": {"d": 3, "c": 2}, "a": 1}
     )
     assert request_hash({"a": 1}) != request_hash({"a": 2})
+
+
+def _at(seconds: int) -> datetime:
+    return EVENT.created_at + timedelta(seconds=seconds)
+
+
+OK, FAIL, GONE = Outcome("succeeded", "200"), Outcome("retry", "500"), Outcome("gone", "410")
+
+
+def test_tally_counts_failures_after_the_last_success_in_start_order() -> None:
+    counted = tally([(_at(3), FAIL), (_at(1), FAIL), (_at(2), OK), (_at(4), FAIL)])
+    assert counted == Tally(at=_at(4), status="500", reset=True, failures=2, gone=False)
+    only_failures = tally([(_at(1), FAIL), (_at(2), FAIL)])
+    assert only_failures.reset is False and only_failures.failures == 2
+    assert tally([(_at(1), FAIL), (_at(2), OK)]) == Tally(_at(2), "200", True, 0, False)
+    with pytest.raises(ValueError):
+        tally([])
+
+
+def test_pause_reason_from_a_tally() -> None:
+    policy = RetryPolicy(pause_after_failures=3)
+    at_limit = hook(retry_policy=policy, consecutive_failures=3)
+    below = hook(retry_policy=policy, consecutive_failures=2)
+    failing = tally([(_at(1), FAIL)])
+    assert pause_reason(at_limit, failing) == "failures"
+    assert pause_reason(below, failing) is None
+    assert pause_reason(below, tally([(_at(1), GONE)])) == "gone"
+    assert pause_reason(at_limit, tally([(_at(1), OK)])) is None
+    assert pause_reason(hook(paused_at=utcnow(), consecutive_failures=9), failing) is None
+    assert pause_reason(hook(is_deleted=True, consecutive_failures=99), failing) is None

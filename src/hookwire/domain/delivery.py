@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -108,12 +108,44 @@ def settled(
     return "pending", retry_at
 
 
-def pause_reason(webhook: Webhook, outcome: Outcome) -> str | None:
-    """Why an attempt pauses its webhook (``gone`` or ``failures``), if it does."""
-    if webhook.paused_at is not None or webhook.is_deleted or outcome.succeeded:
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What a batch of attempts to one webhook does to its last-delivery columns: one update
+    per webhook per batch, so workers do not queue on the webhook's row attempt by attempt."""
+
+    at: datetime  # the latest attempt's start
+    status: str  # its status label
+    reset: bool  # a success among them: the failure count restarts after the last one
+    failures: int  # failures to add (those after the last success, when ``reset``)
+    gone: bool  # a 410 among them
+
+
+def tally(attempts: Sequence[tuple[datetime, Outcome]]) -> Tally:
+    """The tally of attempts to one webhook (in any order; they are sorted by start)."""
+    ordered = sorted(attempts, key=lambda pair: pair[0])
+    if not ordered:
+        raise ValueError("nothing to tally")
+    failures, reset = 0, False
+    for _, outcome in ordered:
+        if outcome.succeeded:
+            failures, reset = 0, True
+        else:
+            failures += 1
+    last_at, last = ordered[-1]
+    gone = any(outcome.kind == "gone" for _, outcome in ordered)
+    return Tally(last_at, last.status, reset, failures, gone)
+
+
+def pause_reason(webhook: Webhook, counted: Tally) -> str | None:
+    """Why these attempts pause their webhook (``gone`` or ``failures``), if they do;
+    ``webhook`` is the row after the tally was applied."""
+    if webhook.paused_at is not None or webhook.is_deleted:
         return None
-    if outcome.kind == "gone":
+    if counted.gone:
         return "gone"
-    if webhook.consecutive_failures >= webhook.retry_policy.pause_after_failures:
+    if (
+        counted.failures
+        and webhook.consecutive_failures >= webhook.retry_policy.pause_after_failures
+    ):
         return "failures"
     return None

@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import Delivery, pause_reason, settled
+from hookwire.domain.delivery import Delivery, pause_reason
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
@@ -70,6 +70,8 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._due = asyncio.Event()
+        self._notifier: asyncio.Task[None] | None = None
+        self._poked = False
 
     def __repr__(self) -> str:
         return "PostgresStore(<dsn hidden>)"
@@ -85,7 +87,26 @@ class PostgresStore:
         except _DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
+    def _poke(self) -> None:
+        """Tell the workers that deliveries are due: NOTIFY after the commit, coalesced, and
+        never inside the writing transaction (a NOTIFY there takes PostgreSQL's global notify
+        lock at commit, so every publish would queue behind every other)."""
+        self._poked = True
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._notify())
+
+    async def _notify(self) -> None:
+        while self._poked:
+            self._poked = False
+            with contextlib.suppress(StoreUnavailable):  # the polling backstop remains
+                async with self._conn() as conn:
+                    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+
     async def close(self) -> None:
+        if self._notifier is not None:
+            with contextlib.suppress(Exception):
+                await self._notifier
+            self._notifier = None
         if self._listener is not None:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._listener.close()
@@ -177,11 +198,11 @@ class PostgresStore:
             if transition.deliveries is not None:
                 change = {"webhook_id": webhook.id, "now": webhook.updated_at}
                 await conn.execute(*_flat(f"{transition.deliveries}_deliveries", change))
-                if transition.deliveries == "release":
-                    await _notify(conn)
             if transition.announce is not None:
                 await _publish_in(conn, transition.announce.event, transition.announce.fan_out)
-            return rows.webhook_from_row(found[0])
+        if transition.deliveries == "release" or transition.announce is not None:
+            self._poke()
+        return rows.webhook_from_row(found[0])
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
@@ -225,7 +246,10 @@ class PostgresStore:
                 }
                 if await conn.fetchval(*_flat("claim_key", params)) is None:
                     return Published(taken=True)
-            return Published(deliveries=await _publish_in(conn, event, fan_out))
+            deliveries = await _publish_in(conn, event, fan_out)
+        if any(d.status == "pending" for d in deliveries):
+            self._poke()
+        return Published(deliveries=deliveries)
 
     async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
         params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
@@ -270,8 +294,7 @@ class PostgresStore:
         self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
     ) -> None:
         async with self._conn() as conn, conn.transaction():
-            for settlement in settlements:
-                await _settle_one(conn, settlement, announce, now)
+            await _settle(conn, settlements, announce, now)
 
     async def release(self, jobs: Sequence[Job], now: datetime) -> None:
         text = Q["release_lease"].text
@@ -290,7 +313,7 @@ class PostgresStore:
         params = {**rows.scope_params(principal), "id": delivery_id, "now": now}
         async with self._conn() as conn, conn.transaction():
             found = await conn.fetch(*_flat("requeue_delivery", params))
-            await _notify(conn)
+        self._poke()
         return rows.delivery_from_row(found[0]) if found else None
 
     async def recover(
@@ -301,7 +324,7 @@ class PostgresStore:
                   "until": until, "now": now}  # fmt: skip
         async with self._conn() as conn, conn.transaction():
             status = await conn.execute(*_flat("recover_deliveries", params))
-            await _notify(conn)
+        self._poke()
         return int(status.rsplit(" ", 1)[-1])
 
     async def purge(self, before: datetime, claims_before: datetime) -> Purged:
@@ -324,10 +347,6 @@ class PostgresStore:
         self._due.clear()
 
 
-async def _notify(conn: asyncpg.Connection) -> None:
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-
-
 async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -> list[Delivery]:
     """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks."""
     scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
@@ -338,40 +357,31 @@ async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -
     if deliveries:
         batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]
         await conn.executemany(Q["insert_delivery"].text, batch)
-        if any(d.status == "pending" for d in deliveries):
-            await _notify(conn)
     return deliveries
 
 
-async def _settle_one(
-    conn: asyncpg.Connection, settlement: Settlement, announce: Announcer, now: datetime
+async def _settle(
+    conn: asyncpg.Connection, settlements: Sequence[Settlement], announce: Announcer, now: datetime
 ) -> None:
-    await conn.execute(*_flat("insert_attempt", rows.attempt_to_row(settlement.attempt)))
-    note = {
-        "id": settlement.job.webhook.id,
-        "at": settlement.attempt.started_at,
-        "status": settlement.outcome.status,
-        "success": settlement.outcome.succeeded,
-    }
-    noted = await conn.fetch(*_flat("note_attempt", note))
-    if not noted:
-        return
-    webhook = rows.webhook_from_row(noted[0])
-    reason = pause_reason(webhook, settlement.outcome)
-    if reason is not None:
-        paused = await conn.fetch(*_flat("auto_pause", {"id": webhook.id, "at": now}))
-        if paused:
-            webhook = rows.webhook_from_row(paused[0])
-            await conn.execute(*_flat("hold_deliveries", {"webhook_id": webhook.id, "now": now}))
-            announcement = announce(webhook, reason, now)
-            await _publish_in(conn, announcement.event, announcement.fan_out)
-    delivery = settlement.job.delivery
-    status, next_at = settled(delivery, webhook, settlement.outcome, settlement.retry_at)
-    params = {"id": delivery.id, "status": status, "next_attempt_at": next_at, "now": now,
-              "lease": delivery.lease_expires_at}  # fmt: skip
-    await conn.execute(*_flat("settle_delivery", params))
-    if status == "pending":
-        await _notify(conn)
+    attempts = [Q["insert_attempt"].args(rows.attempt_to_row(s.attempt)) for s in settlements]
+    await conn.executemany(Q["insert_attempt"].text, attempts)
+    for group in rows.by_webhook(settlements).values():
+        counted, note = rows.tally_params(group)
+        noted = await conn.fetch(*_flat("note_attempts", note))
+        if not noted:
+            continue
+        webhook = rows.webhook_from_row(noted[0])
+        reason = pause_reason(webhook, counted)
+        if reason is not None:
+            paused = await conn.fetch(*_flat("auto_pause", {"id": webhook.id, "at": now}))
+            if paused:
+                webhook = rows.webhook_from_row(paused[0])
+                hold = {"webhook_id": webhook.id, "now": now}
+                await conn.execute(*_flat("hold_deliveries", hold))
+                announcement = announce(webhook, reason, now)
+                await _publish_in(conn, announcement.event, announcement.fan_out)
+        params = [Q["settle_delivery"].args(p) for p in rows.settle_params(group, webhook, now)]
+        await conn.executemany(Q["settle_delivery"].text, params)
 
 
 def _flat(name: str, params: Mapping[str, Any]) -> list[Any]:

@@ -8,18 +8,19 @@ Python values by those sets: lists and dicts, bools, aware datetimes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import Delivery
+from hookwire.domain.delivery import Delivery, Tally, settled, tally
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, WebhookQuery
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, Settlement, WebhookQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +167,36 @@ def update_params(webhook: Webhook, expected_version: int, pause: str | None) ->
                         "created_by", "schema_version"):  # fmt: skip
         del row[not_written]
     return {**row, "expected_version": expected_version, "pause": pause}
+
+
+def by_webhook(settlements: Sequence[Settlement]) -> dict[str, list[Settlement]]:
+    """Settlements grouped by webhook, in the order given."""
+    groups: dict[str, list[Settlement]] = {}
+    for settlement in settlements:
+        groups.setdefault(settlement.job.webhook.id, []).append(settlement)
+    return groups
+
+
+def tally_params(group: Sequence[Settlement]) -> tuple[Tally, dict[str, Any]]:
+    """The tally of one webhook's settlements and the parameters of ``note_attempts``."""
+    counted = tally([(s.attempt.started_at, s.outcome) for s in group])
+    params = {
+        "id": group[0].job.webhook.id,
+        "at": counted.at,
+        "status": counted.status,
+        "reset": counted.reset,
+        "failures": counted.failures,
+    }
+    return counted, params
+
+
+def settle_params(
+    group: Sequence[Settlement], webhook: Webhook, now: datetime
+) -> list[dict[str, Any]]:
+    """Parameters of ``settle_delivery`` for each settlement, given the webhook as it is now."""
+    out = []
+    for s in group:
+        status, next_at = settled(s.job.delivery, webhook, s.outcome, s.retry_at)
+        out.append({"id": s.job.delivery.id, "status": status, "next_attempt_at": next_at,
+                    "now": now, "lease": s.job.delivery.lease_expires_at})  # fmt: skip
+    return out

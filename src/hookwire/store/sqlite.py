@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import orjson
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import Delivery, pause_reason, settled
+from hookwire.domain.delivery import Delivery, pause_reason
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
@@ -179,38 +179,28 @@ def _lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list
     return run
 
 
-def _settle_one(
-    conn: sqlite3.Connection, settlement: Settlement, announce: Announcer, now: datetime
+def _settle(
+    conn: sqlite3.Connection, settlements: Sequence[Settlement], announce: Announcer, now: datetime
 ) -> None:
-    _execute(
-        conn, "insert_attempt", _encode(rows.ATTEMPTS, rows.attempt_to_row(settlement.attempt))
-    )
-    note = {
-        "id": settlement.job.webhook.id,
-        "at": iso(settlement.attempt.started_at),
-        "status": settlement.outcome.status,
-        "success": settlement.outcome.succeeded,
-    }
-    noted = conn.execute(Q["note_attempt"].text, note).fetchall()
-    if not noted:
-        return
-    webhook = _webhook(noted[0])
-    reason = pause_reason(webhook, settlement.outcome)
-    if reason is not None:
-        paused = conn.execute(Q["auto_pause"].text, {"id": webhook.id, "at": iso(now)}).fetchall()
-        if paused:
-            webhook = _webhook(paused[0])
-            _execute(conn, "hold_deliveries", {"webhook_id": webhook.id, "now": iso(now)})
-            announcement = announce(webhook, reason, now)
-            _publish_in(conn, announcement.event, announcement.fan_out)
-    delivery = settlement.job.delivery
-    status, next_at = settled(delivery, webhook, settlement.outcome, settlement.retry_at)
-    _execute(
-        conn,
-        "settle_delivery",
-        {"id": delivery.id, "status": status, "next_attempt_at": iso(next_at), "now": iso(now),
-         "lease": iso(delivery.lease_expires_at)},
-    )  # fmt: skip
+    attempts = [_encode(rows.ATTEMPTS, rows.attempt_to_row(s.attempt)) for s in settlements]
+    conn.executemany(Q["insert_attempt"].text, attempts)
+    for group in rows.by_webhook(settlements).values():
+        counted, note = rows.tally_params(group)
+        noted = conn.execute(Q["note_attempts"].text, _encode(rows.Table(), note)).fetchall()
+        if not noted:
+            continue
+        webhook = _webhook(noted[0])
+        reason = pause_reason(webhook, counted)
+        if reason is not None:
+            pause = {"id": webhook.id, "at": iso(now)}
+            paused = conn.execute(Q["auto_pause"].text, pause).fetchall()
+            if paused:
+                webhook = _webhook(paused[0])
+                _execute(conn, "hold_deliveries", {"webhook_id": webhook.id, "now": iso(now)})
+                announcement = announce(webhook, reason, now)
+                _publish_in(conn, announcement.event, announcement.fan_out)
+        params = [_encode(rows.Table(), p) for p in rows.settle_params(group, webhook, now)]
+        conn.executemany(Q["settle_delivery"].text, params)
 
 
 class SQLiteStore:
@@ -370,11 +360,7 @@ class SQLiteStore:
     async def settle(
         self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
     ) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            for settlement in settlements:
-                _settle_one(conn, settlement, announce, now)
-
-        await self.engine.write(run)
+        await self.engine.write(lambda conn: _settle(conn, settlements, announce, now))
         self._due.set()  # retries may be due already, announcements were published
 
     async def release(self, jobs: Sequence[Job], now: datetime) -> None:

@@ -202,11 +202,12 @@ INSERT INTO attempts (
 -- name: list_attempts
 SELECT * FROM attempts WHERE delivery_id = :delivery_id AND tenant_id = :tenant_id ORDER BY id;
 
--- name: note_attempt
--- The delivery engine's own columns of a webhook: what the last attempt did.
+-- name: note_attempts
+-- The delivery engine's own columns of a webhook, once per settled batch (see domain Tally).
 UPDATE webhooks SET
     last_delivery_at = :at, last_delivery_status = :status,
-    consecutive_failures = CASE WHEN :success THEN 0 ELSE consecutive_failures + 1 END
+    consecutive_failures =
+        CASE WHEN :reset THEN 0 ELSE consecutive_failures END + :failures
 WHERE id = :id
 RETURNING *;
 
