@@ -86,6 +86,15 @@ class Overlaps:
         return answer
 
 
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait until ``condition()`` holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout:g} s")
+        await asyncio.sleep(0.01)
+
+
 def hang(seconds: float) -> Behaviour:
     async def answer(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(seconds)

@@ -73,8 +73,7 @@ async def test_a_killed_worker_loses_no_event(tmp_path: Path, empty_pg_url: str)
                     assert {r.status_code for r in await asyncio.gather(*batch)} == {202}
                 workers += [start_worker(tmp_path, env, "w1"), start_worker(tmp_path, env, "w2")]
                 try:
-                    while len(overlaps.arrivals) < EVENTS // 5:
-                        await asyncio.sleep(0.01)
+                    await receivers.until(lambda: len(overlaps.arrivals) >= EVENTS // 5)
                     workers[0].send_signal(signal.SIGKILL)  # mid-flight, no chance to clean up
                     workers[0].wait()
                     killed_at = time.monotonic()

@@ -55,8 +55,7 @@ async def test_sigterm_lets_the_attempts_in_flight_finish(tmp_path: Path) -> Non
                     [HOOKWIRE, "worker"], cwd=tmp_path, env=env, stdout=log, stderr=log
                 )
             try:
-                while len(target.received) < 5:  # every attempt is in flight now
-                    await asyncio.sleep(0.05)
+                await receivers.until(lambda: len(target.received) >= 5)  # all in flight
                 worker.send_signal(signal.SIGTERM)
                 code = await asyncio.to_thread(worker.wait, 30)
             finally:
@@ -81,8 +80,7 @@ async def test_a_killed_serve_process_loses_no_event_on_sqlite(tmp_path: Path) -
             for _ in range(200):
                 await client.publish("webhook_test", {"test": True})
         async with async_server(["serve"], tmp_path, env, port) as first:
-            while len(counter.arrivals) < 50:
-                await asyncio.sleep(0.01)
+            await receivers.until(lambda: len(counter.arrivals) >= 50)
             first.process.send_signal(signal.SIGKILL)
             first.process.wait()
         async with async_server(["serve"], tmp_path, env, port):

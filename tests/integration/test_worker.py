@@ -236,16 +236,13 @@ async def test_a_hanging_receiver_stalls_nobody_else(
         running = asyncio.create_task(worker.run(stop=stop))
         try:
             first = await publish(api)
-            while not slow.received:  # the worker now holds an attempt that will hang 3 s
-                await asyncio.sleep(0.01)
+            await receivers.until(lambda: bool(slow.received))  # an attempt now hangs 3 s
             hung_at = slow.received[0].at
             later = [await publish(api) for _ in range(5)]
-            while len(fast.received) < 6:
-                await asyncio.sleep(0.01)
+            await receivers.until(lambda: len(fast.received) >= 6)
             # the events published while an attempt hung went out before it timed out
             assert max(r.at for r in fast.received) < hung_at + 3.0
-            while len(slow.received) < 6 or worker.stats.failed < 6:
-                await asyncio.sleep(0.05)
+            await receivers.until(lambda: len(slow.received) >= 6 and worker.stats.failed >= 6)
         finally:
             stop.set()
             await asyncio.wait_for(running, 30)
