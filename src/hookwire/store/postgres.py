@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -12,10 +12,8 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
-from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery, pause_reason
 from hookwire.domain.event import Event
-from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import StoreUnavailable
@@ -26,16 +24,14 @@ from hookwire.store.base import (
     NO_TRANSITION,
     Announcer,
     Claim,
-    DeliveryQuery,
-    EventQuery,
     FanOut,
     Job,
     Published,
     Purged,
     Settlement,
     Transition,
-    WebhookQuery,
 )
+from hookwire.store.named import NamedQueries
 from hookwire.store.queries import load
 from hookwire.timeutil import iso, utcnow
 
@@ -59,7 +55,7 @@ def _args(name: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return query.text, query.args(params)
 
 
-class PostgresStore:
+class PostgresStore(NamedQueries):
     """Store port over one PostgreSQL database."""
 
     dialect = "postgres"
@@ -125,24 +121,21 @@ class PostgresStore:
         except _DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"PostgreSQL error: {exc}") from exc
 
-    async def _all(self, name: str, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         text, args = _args(name, params)
         async with self._conn() as conn:
             found: list[asyncpg.Record] = await conn.fetch(text, *args)
             return found
 
-    async def _one(
-        self, name: str, params: Mapping[str, Any], make: Callable[[asyncpg.Record], T]
-    ) -> T | None:
-        found = await self._all(name, params)
-        return make(found[0]) if found else None
-
-    async def _write(self, name: str, params: Mapping[str, Any]) -> int:
-        """Run a statement; the number of rows it changed."""
+    async def _write(self, name: str, table: rows.Table, params: Mapping[str, Any]) -> int:
         text, args = _args(name, params)
         async with self._conn() as conn:
             status: str = await conn.execute(text, *args)
         return int(status.rsplit(" ", 1)[-1])
+
+    def _plain(self, table: rows.Table, row: asyncpg.Record) -> Mapping[str, Any]:
+        plain: Mapping[str, Any] = row  # asyncpg decodes jsonb, timestamptz and booleans
+        return plain
 
     async def ping(self) -> None:
         async with self._conn() as conn:
@@ -173,20 +166,6 @@ class PostgresStore:
 
     # --- webhooks ------------------------------------------------------------------------
 
-    async def insert_webhook(self, webhook: Webhook) -> None:
-        await self._write("insert_webhook", rows.webhook_to_row(webhook))
-
-    async def get_webhook(
-        self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
-    ) -> Webhook | None:
-        params = {**rows.scope_params(principal), "id": webhook_id}
-        params["include_deleted"] = include_deleted
-        return await self._one("get_webhook", params, rows.webhook_from_row)
-
-    async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
-        found = await self._all("list_webhooks", rows.list_params(principal, query))
-        return [rows.webhook_from_row(r) for r in found]
-
     async def update_webhook(
         self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
     ) -> Webhook | None:
@@ -206,34 +185,7 @@ class PostgresStore:
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
-    async def put_secret(self, path: str, blob: bytes) -> None:
-        await self._write("put_secret", {"path": path, "ciphertext": blob, "now": utcnow()})
-
-    async def get_secret(self, path: str) -> bytes | None:
-        return await self._one("get_secret", {"path": path}, lambda r: bytes(r["ciphertext"]))
-
-    async def delete_secret(self, path: str) -> None:
-        await self._write("delete_secret", {"path": path})
-
     # --- event types -----------------------------------------------------------------------
-
-    async def insert_event_type(self, event_type: EventType) -> bool:
-        return await self._write("insert_event_type", rows.event_type_to_row(event_type)) == 1
-
-    async def get_event_type(
-        self, tenant_id: str, name: str, version: int | None = None
-    ) -> EventType | None:
-        params = {"tenant_id": tenant_id, "name": name, "version": version}
-        return await self._one("get_event_type", params, rows.event_type_from_row)
-
-    async def list_event_types(
-        self, tenant_id: str, after: str | None, limit: int
-    ) -> list[EventType]:
-        params = {"tenant_id": tenant_id, "after": after, "limit": limit}
-        return [rows.event_type_from_row(r) for r in await self._all("list_event_types", params)]
-
-    async def update_event_type(self, event_type: EventType) -> bool:
-        return await self._write("update_event_type", rows.event_type_to_row(event_type)) == 1
 
     # --- publishing and reads --------------------------------------------------------------
 
@@ -250,30 +202,6 @@ class PostgresStore:
         if any(d.status == "pending" for d in deliveries):
             self._poke()
         return Published(deliveries=deliveries)
-
-    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
-        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
-        return await self._one("get_claim", params, rows.claim_from_row)
-
-    async def get_event(self, principal: Principal, event_id: str) -> Event | None:
-        params = {**rows.scope_params(principal), "id": event_id}
-        return await self._one("get_event", params, rows.event_from_row)
-
-    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]:
-        found = await self._all("list_events", rows.query_params(principal, query))
-        return [rows.event_from_row(r) for r in found]
-
-    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None:
-        params = {**rows.scope_params(principal), "id": delivery_id}
-        return await self._one("get_delivery", params, rows.delivery_from_row)
-
-    async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
-        found = await self._all("list_deliveries", rows.query_params(principal, query))
-        return [rows.delivery_from_row(r) for r in found]
-
-    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
-        params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
-        return [rows.attempt_from_row(r) for r in await self._all("list_attempts", params)]
 
     # --- the delivery engine -----------------------------------------------------------
 

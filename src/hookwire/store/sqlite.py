@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
-from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
@@ -22,24 +20,22 @@ from hookwire.store.base import (
     NO_TRANSITION,
     Announcer,
     Claim,
-    DeliveryQuery,
-    EventQuery,
     FanOut,
     Job,
     Published,
     Purged,
     Settlement,
     Transition,
-    WebhookQuery,
 )
+from hookwire.store.named import NamedQueries
 from hookwire.store.sqlite_codec import Q
 from hookwire.store.sqlite_engine import SQLiteEngine
-from hookwire.timeutil import iso, utcnow
+from hookwire.timeutil import iso
 
 T = TypeVar("T")
 
 
-class SQLiteStore:
+class SQLiteStore(NamedQueries):
     """Store port over one SQLite file."""
 
     dialect = "sqlite"
@@ -76,15 +72,11 @@ class SQLiteStore:
 
         return await self.engine.read(read)
 
-    async def _all(self, name: str, params: Mapping[str, Any]) -> list[sqlite3.Row]:
+    # --- webhooks ------------------------------------------------------------------------
+
+    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[sqlite3.Row]:
         encoded = {k: codec.plain(v) for k, v in params.items()}
         return await self.engine.read(lambda conn: conn.execute(Q[name].text, encoded).fetchall())
-
-    async def _one(
-        self, name: str, params: Mapping[str, Any], make: Callable[[sqlite3.Row], T]
-    ) -> T | None:
-        found = await self._all(name, params)
-        return make(found[0]) if found else None
 
     async def _write(self, name: str, table: rows.Table, params: Mapping[str, Any]) -> int:
         encoded = codec.encode(table, params)
@@ -93,24 +85,8 @@ class SQLiteStore:
         )
         return changed
 
-    # --- webhooks ------------------------------------------------------------------------
-
-    async def insert_webhook(self, webhook: Webhook) -> None:
-        await self._write("insert_webhook", rows.WEBHOOKS, rows.webhook_to_row(webhook))
-
-    async def get_webhook(
-        self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
-    ) -> Webhook | None:
-        params = {**rows.scope_params(principal), "id": webhook_id}
-        return await self._one(
-            "get_webhook", {**params, "include_deleted": include_deleted}, codec.webhook_of
-        )
-
-    async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
-        return [
-            codec.webhook_of(r)
-            for r in await self._all("list_webhooks", rows.list_params(principal, query))
-        ]
+    def _plain(self, table: rows.Table, row: sqlite3.Row) -> Mapping[str, Any]:
+        return codec.decode(table, row)
 
     async def update_webhook(
         self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
@@ -124,37 +100,7 @@ class SQLiteStore:
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
-    async def put_secret(self, path: str, blob: bytes) -> None:
-        params = {"path": path, "ciphertext": blob, "now": utcnow()}
-        await self._write("put_secret", rows.Table(), params)
-
-    async def get_secret(self, path: str) -> bytes | None:
-        return await self._one("get_secret", {"path": path}, lambda row: bytes(row[0]))
-
-    async def delete_secret(self, path: str) -> None:
-        await self._write("delete_secret", rows.Table(), {"path": path})
-
     # --- event types -----------------------------------------------------------------------
-
-    async def insert_event_type(self, event_type: EventType) -> bool:
-        row = rows.event_type_to_row(event_type)
-        return await self._write("insert_event_type", rows.EVENT_TYPES, row) == 1
-
-    async def get_event_type(
-        self, tenant_id: str, name: str, version: int | None = None
-    ) -> EventType | None:
-        params = {"tenant_id": tenant_id, "name": name, "version": version}
-        return await self._one("get_event_type", params, codec.event_type_of)
-
-    async def list_event_types(
-        self, tenant_id: str, after: str | None, limit: int
-    ) -> list[EventType]:
-        params = {"tenant_id": tenant_id, "after": after, "limit": limit}
-        return [codec.event_type_of(r) for r in await self._all("list_event_types", params)]
-
-    async def update_event_type(self, event_type: EventType) -> bool:
-        row = rows.event_type_to_row(event_type)
-        return await self._write("update_event_type", rows.EVENT_TYPES, row) == 1
 
     # --- publishing and reads --------------------------------------------------------------
 
@@ -163,33 +109,6 @@ class SQLiteStore:
         if published.deliveries:
             self._due.set()
         return published
-
-    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
-        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
-        return await self._one("get_claim", params, codec.claim_of)
-
-    async def get_event(self, principal: Principal, event_id: str) -> Event | None:
-        return await self._one(
-            "get_event", {**rows.scope_params(principal), "id": event_id}, codec.event_of
-        )
-
-    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]:
-        return [
-            codec.event_of(r)
-            for r in await self._all("list_events", rows.query_params(principal, query))
-        ]
-
-    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None:
-        params = {**rows.scope_params(principal), "id": delivery_id}
-        return await self._one("get_delivery", params, codec.delivery_of)
-
-    async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
-        params = rows.query_params(principal, query)
-        return [codec.delivery_of(r) for r in await self._all("list_deliveries", params)]
-
-    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
-        params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
-        return [codec.attempt_of(r) for r in await self._all("list_attempts", params)]
 
     # --- the delivery engine -----------------------------------------------------------
 

@@ -9,13 +9,9 @@ from typing import Any
 
 import orjson
 
-from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
-from hookwire.domain.event import Event
-from hookwire.domain.event_type import EventType
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
-from hookwire.store.base import Claim
 from hookwire.store.queries import load
 from hookwire.timeutil import iso, parse_iso
 
@@ -52,21 +48,5 @@ def webhook_of(row: sqlite3.Row) -> Webhook:
     return rows.webhook_from_row(decode(rows.WEBHOOKS, row))
 
 
-def attempt_of(row: sqlite3.Row) -> Attempt:
-    return rows.attempt_from_row(decode(rows.ATTEMPTS, row))
-
-
-def event_of(row: sqlite3.Row) -> Event:
-    return rows.event_from_row(decode(rows.EVENTS, row))
-
-
 def delivery_of(row: sqlite3.Row) -> Delivery:
     return rows.delivery_from_row(decode(rows.DELIVERIES, row))
-
-
-def event_type_of(row: sqlite3.Row) -> EventType:
-    return rows.event_type_from_row(decode(rows.EVENT_TYPES, row))
-
-
-def claim_of(row: sqlite3.Row) -> Claim:
-    return rows.claim_from_row(decode(rows.CLAIMS, row))

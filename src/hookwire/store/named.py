@@ -1,0 +1,134 @@
+"""What both adapters do the same way: run a named query and turn its rows into objects.
+
+An adapter supplies three primitives — fetch the rows of a named query, run a named statement
+and count the rows it changed, and turn a fetched row of a table into plain values — and gets
+every simple read and write of the Store port from here. What differs between the dialects
+(claiming, settling, publishing in one transaction, migrations) stays in the adapters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from hookwire.domain.attempt import Attempt
+from hookwire.domain.delivery import Delivery
+from hookwire.domain.event import Event
+from hookwire.domain.event_type import EventType
+from hookwire.domain.principal import Principal
+from hookwire.domain.webhook import Webhook
+from hookwire.store import rows
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, WebhookQuery
+from hookwire.timeutil import utcnow
+
+T = TypeVar("T")
+Make = Callable[[Mapping[str, Any]], T]
+
+
+class NamedQueries(ABC):
+    @abstractmethod
+    async def _fetch(self, name: str, params: Mapping[str, Any]) -> Sequence[Any]:
+        """The rows of the named query."""
+
+    @abstractmethod
+    async def _write(self, name: str, table: rows.Table, params: Mapping[str, Any]) -> int:
+        """Run the named statement with ``params`` (plain values of ``table``); rows changed."""
+
+    @abstractmethod
+    def _plain(self, table: rows.Table, row: Any) -> Mapping[str, Any]:
+        """A fetched row of ``table`` as plain values (lists, dicts, bools, datetimes)."""
+
+    async def _rows(
+        self, name: str, params: Mapping[str, Any], table: rows.Table, make: Make[T]
+    ) -> list[T]:
+        return [make(self._plain(table, row)) for row in await self._fetch(name, params)]
+
+    async def _first(
+        self, name: str, params: Mapping[str, Any], table: rows.Table, make: Make[T]
+    ) -> T | None:
+        found = await self._rows(name, params, table, make)
+        return found[0] if found else None
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    async def insert_webhook(self, webhook: Webhook) -> None:
+        await self._write("insert_webhook", rows.WEBHOOKS, rows.webhook_to_row(webhook))
+
+    async def get_webhook(
+        self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
+    ) -> Webhook | None:
+        params = {**rows.scope_params(principal), "id": webhook_id}
+        params["include_deleted"] = include_deleted
+        return await self._first("get_webhook", params, rows.WEBHOOKS, rows.webhook_from_row)
+
+    async def list_webhooks(self, principal: Principal, query: WebhookQuery) -> list[Webhook]:
+        params = rows.list_params(principal, query)
+        return await self._rows("list_webhooks", params, rows.WEBHOOKS, rows.webhook_from_row)
+
+    # --- secret blobs (local secret backend) -------------------------------------------------
+
+    async def put_secret(self, path: str, blob: bytes) -> None:
+        params = {"path": path, "ciphertext": blob, "now": utcnow()}
+        await self._write("put_secret", rows.Table(), params)
+
+    async def get_secret(self, path: str) -> bytes | None:
+        return await self._first(
+            "get_secret", {"path": path}, rows.Table(), lambda row: bytes(row["ciphertext"])
+        )
+
+    async def delete_secret(self, path: str) -> None:
+        await self._write("delete_secret", rows.Table(), {"path": path})
+
+    # --- event types -------------------------------------------------------------------------
+
+    async def insert_event_type(self, event_type: EventType) -> bool:
+        row = rows.event_type_to_row(event_type)
+        return await self._write("insert_event_type", rows.EVENT_TYPES, row) == 1
+
+    async def get_event_type(
+        self, tenant_id: str, name: str, version: int | None = None
+    ) -> EventType | None:
+        params = {"tenant_id": tenant_id, "name": name, "version": version}
+        return await self._first(
+            "get_event_type", params, rows.EVENT_TYPES, rows.event_type_from_row
+        )
+
+    async def list_event_types(
+        self, tenant_id: str, after: str | None, limit: int
+    ) -> list[EventType]:
+        params = {"tenant_id": tenant_id, "after": after, "limit": limit}
+        return await self._rows(
+            "list_event_types", params, rows.EVENT_TYPES, rows.event_type_from_row
+        )
+
+    async def update_event_type(self, event_type: EventType) -> bool:
+        row = rows.event_type_to_row(event_type)
+        return await self._write("update_event_type", rows.EVENT_TYPES, row) == 1
+
+    # --- reads of events, deliveries, attempts and idempotency keys ---------------------------
+
+    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
+        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
+        return await self._first("get_claim", params, rows.CLAIMS, rows.claim_from_row)
+
+    async def get_event(self, principal: Principal, event_id: str) -> Event | None:
+        params = {**rows.scope_params(principal), "id": event_id}
+        return await self._first("get_event", params, rows.EVENTS, rows.event_from_row)
+
+    async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]:
+        params = rows.query_params(principal, query)
+        return await self._rows("list_events", params, rows.EVENTS, rows.event_from_row)
+
+    async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None:
+        params = {**rows.scope_params(principal), "id": delivery_id}
+        return await self._first("get_delivery", params, rows.DELIVERIES, rows.delivery_from_row)
+
+    async def list_deliveries(self, principal: Principal, query: DeliveryQuery) -> list[Delivery]:
+        params = rows.query_params(principal, query)
+        return await self._rows("list_deliveries", params, rows.DELIVERIES, rows.delivery_from_row)
+
+    async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
+        params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
+        return await self._rows("list_attempts", params, rows.ATTEMPTS, rows.attempt_from_row)
