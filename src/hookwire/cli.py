@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 import uvicorn
 from rich.console import Console
@@ -18,7 +21,8 @@ from hookwire import tokens
 from hookwire.api import create_app
 from hookwire.delivery.runner import run_engine
 from hookwire.devkeys import with_dev_keys
-from hookwire.errors import ConfigurationError, HookwireError
+from hookwire.domain.principal import Principal
+from hookwire.errors import BadRequest, ConfigurationError, HookwireError, ValidationFailed
 from hookwire.services.container import open_services
 from hookwire.services.retention import PurgeReport, purge
 from hookwire.settings import Settings
@@ -78,6 +82,11 @@ async def _pending(settings: Settings) -> bool:
         await store.close()
 
 
+def _require_schema(settings: Settings) -> None:
+    if asyncio.run(_pending(settings)):
+        raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
+
+
 def _run_server(settings: Settings, *, migrate: bool, worker: bool = False) -> None:
     config = uvicorn.Config(
         create_app(settings, migrate=migrate, worker=worker),
@@ -110,8 +119,7 @@ def api(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = 
     """Run the API only (scale-out): the schema must be migrated first (`hookwire migrate`)."""
     settings = load_settings(database_url=database_url, host=host, port=port)
     _configure_logging(settings.log_level)
-    if asyncio.run(_pending(settings)):
-        raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
+    _require_schema(settings)
     _run_server(settings, migrate=False)
 
 
@@ -138,9 +146,37 @@ def worker(
     """Run the delivery engine (scale-out: any number, beside `hookwire api`)."""
     settings = load_settings(database_url=database_url)
     _configure_logging(settings.log_level)
-    if asyncio.run(_pending(settings)):
-        raise ConfigurationError("the database schema is behind: run `hookwire migrate` first")
+    _require_schema(settings)
     asyncio.run(_work(settings, burst))
+
+
+@app.command("publish")
+def publish_command(
+    tenant: Annotated[str, typer.Option(help="the tenant that publishes")],
+    source: Annotated[
+        str, typer.Argument(help="a JSON file with the POST /events body, or -")
+    ] = "-",
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Publish one event, validated against its type, straight into the store."""
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"{source} is not JSON: {exc}") from exc
+    settings = load_settings(database_url=database_url)
+    _require_schema(settings)
+
+    async def run() -> dict[str, object]:
+        services = await open_services(settings)
+        try:
+            receipt = await services.events.publish(Principal(tenant), body, idempotency_key)
+            return receipt.body
+        finally:
+            await services.close()
+
+    print(orjson.dumps(asyncio.run(run())).decode())
 
 
 @app.command("purge")
@@ -153,6 +189,7 @@ def purge_command(
     """Drop finished events, their deliveries and attempts, and deleted webhooks, older than
     the retention period."""
     settings = load_settings(database_url=database_url)
+    _require_schema(settings)
 
     async def run() -> PurgeReport:
         services = await open_services(settings)
@@ -199,5 +236,8 @@ def main() -> None:
     try:
         app()
     except HookwireError as exc:
-        err.print(f"[red]error:[/] {exc.detail}")
+        err.print(f"[red]error:[/] {exc.detail}", markup=True, highlight=False)
+        if isinstance(exc, ValidationFailed):
+            for problem in exc.errors:
+                err.print(f"  {problem.path or '/'}: {problem.message}", markup=False)
         raise SystemExit(2) from exc

@@ -91,3 +91,20 @@ async def test_a_killed_serve_process_loses_no_event_on_sqlite(tmp_path: Path) -
     print(f"\nsqlite kill: {len(counter.arrivals)}/200 arrived, {duplicates} duplicates")
     assert len(counter.arrivals) == 200
     assert counter.overlaps == 0
+
+
+async def test_publish_command_validates_and_writes_the_event(tmp_path: Path) -> None:
+    env, settings = environment(tmp_path)
+    async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+        await client.create_webhook(url="http://127.0.0.1:9/never")
+    event = tmp_path / "event.json"
+    event.write_text('{"type": "webhook_test", "data": {"test": true}}')
+    done = await asyncio.to_thread(run, ["publish", "--tenant", "acme", str(event)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert '"deliveries":1' in done.stdout and '"type":"webhook_test"' in done.stdout
+    event.write_text('{"type": "webhook_test", "data": {"test": "yes"}}')
+    bad = await asyncio.to_thread(run, ["publish", "--tenant", "acme", str(event)], tmp_path, env)
+    assert bad.returncode == 2
+    assert "/data/test" in bad.stderr
+    async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+        assert len((await client.list_events())["data"]) == 1
