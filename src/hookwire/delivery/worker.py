@@ -168,12 +168,7 @@ class Worker:
             await self._flush()
             if stop.is_set():
                 break
-            room = self.config.concurrency - len(self._inflight)
-            jobs = (
-                await self.store.claim(self.clock(), min(self.config.batch_size, room))
-                if room
-                else []
-            )
+            jobs = await self._claim()
             for job in jobs:
                 self._start(job)
             if jobs:
@@ -183,6 +178,16 @@ class Worker:
             await self._idle(stop)
         await self._shut_down()
         return self.stats
+
+    async def _claim(self) -> list[Job]:
+        room = self.config.concurrency - len(self._inflight)
+        if room <= 0:
+            return []
+        try:
+            return await self.store.claim(self.clock(), min(self.config.batch_size, room))
+        except HookwireError as exc:  # e.g. the database restarts: keep going, claim later
+            log.error("could not claim deliveries: %s", exc.detail)
+            return []
 
     def _start(self, job: Job) -> None:
         self.stats.claimed += 1
@@ -199,6 +204,9 @@ class Worker:
             settlement = await self.attempt(job)
         except HookwireError as exc:  # e.g. the secret store is down: the lease will expire
             log.warning("delivery %s not sent: %s", job.delivery.id, exc.detail)
+            return
+        except Exception:  # a defect must not kill the worker; the lease will expire
+            log.exception("delivery %s not sent", job.delivery.id)
             return
         if settlement.outcome.succeeded:
             self.stats.succeeded += 1
