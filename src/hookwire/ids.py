@@ -26,12 +26,14 @@ _last_ms = 0
 _last_random = 0
 
 
+_PAIRS: Final = tuple(_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024))
+_SHIFTS: Final = tuple(range(120, -1, -10))
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """26 Crockford base32 characters of a 128-bit value, most significant first, ten bits
+    (two characters) at a time from a table."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def _next_value() -> int:
