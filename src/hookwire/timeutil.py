@@ -14,7 +14,7 @@ def iso(value: datetime | None) -> str | None:
     """``2026-11-22T10:00:00.123456Z``, or None."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(value: str) -> datetime:

@@ -79,8 +79,13 @@ def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
     return Webhook(**values)
 
 
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, values shared (``asdict`` would deep-copy the data)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
 def event_to_row(event: Event) -> dict[str, Any]:
-    row = dataclasses.asdict(event)
+    row = _shallow(event)
     row["tags"] = list(event.tags)
     return row
 
@@ -133,11 +138,11 @@ def list_params(principal: Principal, query: WebhookQuery) -> dict[str, Any]:
 
 def query_params(principal: Principal, query: EventQuery | DeliveryQuery) -> dict[str, Any]:
     """Parameters of ``list_events`` and ``list_deliveries``: the query's fields, scoped."""
-    return {**scope_params(principal), **dataclasses.asdict(query)}
+    return {**scope_params(principal), **_shallow(query)}
 
 
 def claim_params(claim: Claim) -> dict[str, Any]:
-    row = dataclasses.asdict(claim)
+    row = _shallow(claim)
     row["warnings"] = list(claim.warnings)
     return row
 
