@@ -2,11 +2,16 @@
 
     .venv/bin/python bench/deliver.py [--events 20000] [--store sqlite|postgres|both] [--quick]
                                       [--rate 200] [--client aiohttp|httpx]
+                                      [--receiver nginx|python]
 
 Every figure stands next to a ceiling: a plain aiohttp loop (no hookwire, no persistence) with
 the connector limits of hookwire's Sender (512, 64 per host) and the worker's concurrency (256)
-posting the same signed standard-webhooks body to the same receiver (bench/receiver.py, its own
-process; it logs ``<arrival time>\t<webhook-id>`` per request).
+posting the same signed standard-webhooks body to the same receiver, its own process, which
+answers 204 and logs ``<arrival time>\t<webhook-id>`` per request: nginx from Debian's packages
+by default (bench/nginx.py installs it when missing; one worker, a buffered log, so an arrival
+costs the receiver almost nothing), or bench/receiver.py, the Python fallback, with
+``--receiver python`` or when nginx cannot be installed or started (a warning says so). The
+receiver used is named in every JSON line and in the report.
 
 1. ceiling, drain: N posts of one body signed once → posts/s.
 2. SQLite, drain: N events published in-process (not timed) to one webhook, then one
@@ -80,6 +85,9 @@ from hookwire.signing.base import Message
 from hookwire.signing.keys import STANDARD, generate_secret
 from hookwire.signing.registry import get_scheme
 from hookwire.timeutil import utcnow
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
+from bench import nginx
 
 StoreName = Literal["sqlite", "postgres"]
 
@@ -211,9 +219,14 @@ class Processes:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.stop_signals: dict[str, signal.Signals] = {}
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
     ) -> subprocess.Popen[bytes]:
         with (self.workdir / f"{name}.out").open("wb") as out:
             process = subprocess.Popen(
@@ -224,17 +237,19 @@ class Processes:
                 stderr=subprocess.STDOUT,
             )
         self.running[name] = process
+        self.stop_signals[name] = stop_signal
         return process
 
     def stop(self, name: str) -> None:
         process = self.running.pop(name, None)
+        signum = self.stop_signals.pop(name, signal.SIGTERM)
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         try:
             process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            progress(f"{name} ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s: killed")
+            progress(f"{name} ignored {signum.name} for {STOP_TIMEOUT_S:.0f} s: killed")
             process.kill()
             process.wait()
 
@@ -294,26 +309,83 @@ async def wait_healthy(base_url: str, procs: Processes, timeout: float = 60.0) -
 # --- the receiver and its log ------------------------------------------------------------
 
 
+ReceiverKind = Literal["nginx", "python"]
+PYTHON_RECEIVER_LABEL: Final = "bench/receiver.py, the Python fallback (aiohttp, one process)"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverChoice:
+    """The receiver of the whole run: nginx (its binary) or the Python fallback."""
+
+    kind: ReceiverKind
+    label: str
+    binary: str | None = None
+
+
+def choose_receiver(wanted: str) -> ReceiverChoice:
+    """nginx (installed if missing, and tried once) unless the Python receiver is asked for;
+    the Python receiver, with a warning, when nginx cannot be installed or started."""
+    python = ReceiverChoice("python", PYTHON_RECEIVER_LABEL)
+    if wanted == "python":
+        return python
+    try:
+        with nginx.running() as running:  # installs it if missing; proves it starts
+            label = running.label
+        binary = nginx.find()
+    except (nginx.NginxUnavailable, OSError, subprocess.SubprocessError) as exc:
+        warning = f"WARNING: nginx unavailable ({exc}); falling back to bench/receiver.py"
+        print(f"# {warning}", flush=True)
+        progress(warning)
+        return python
+    if binary is None:
+        return python
+    return ReceiverChoice("nginx", label, binary)
+
+
 @dataclass(frozen=True, slots=True)
 class Receiver:
     name: str
     pid: int
     url: str
     log: Path
+    pids: list[int]  # for CPU accounting: nginx's master and worker, or the Python process
 
 
-async def start_receiver(procs: Processes, name: str) -> Receiver:
+async def nginx_pids(master: int, procs: Processes, timeout: float = 10.0) -> list[int]:
+    """nginx's master and its worker (forked after the port is bound: wait for it)."""
+    deadline = time.monotonic() + timeout
+    while not (workers := nginx.children(master)):
+        procs.check_alive()
+        if time.monotonic() > deadline:
+            raise BenchError(f"nginx started no worker within {timeout:.0f} s")
+        await asyncio.sleep(0.02)
+    return [master, *workers]
+
+
+async def start_receiver(procs: Processes, name: str, choice: ReceiverChoice) -> Receiver:
     port = free_port()
     log = procs.workdir / f"{name}.tsv"
     log.unlink(missing_ok=True)  # the receiver appends: start from an empty log
+    url = f"http://127.0.0.1:{port}/hooks"
+    if choice.kind == "nginx" and choice.binary is not None:
+        prefix = procs.workdir / name
+        launch = await asyncio.to_thread(nginx.prepare, choice.binary, prefix, log, port)
+        # stopped by SIGQUIT: the worker flushes the buffered log and exits
+        process = procs.start(name, launch.argv, stop_signal=signal.SIGQUIT)
+        await wait_for_port(port, procs)
+        return Receiver(name, process.pid, url, log, await nginx_pids(process.pid, procs))
     argv = [sys.executable, str(RECEIVER_SCRIPT), "--port", str(port), "--log", str(log)]
     process = procs.start(name, argv)
     await wait_for_port(port, procs)
-    return Receiver(name, process.pid, f"http://127.0.0.1:{port}/hooks", log)
+    return Receiver(name, process.pid, url, log, [process.pid])
 
 
 class Arrivals:
-    """The receiver's log, read as it grows: the first arrival per webhook-id, and lines."""
+    """The receiver's log, read as it grows: the first arrival per webhook-id, and lines.
+
+    Both receivers buffer their log (nginx flushes every 100 ms, the Python one every 0.5 s,
+    both at exit): poll until the ids wanted are in (``wait_for_arrivals``), or stop the
+    receiver and wait for it to exit, before the last read."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -486,8 +558,9 @@ class Latency:
     note: str = ""
 
 
-def emit(measurement: str, result: Drain | Latency) -> None:
-    print(orjson.dumps({"bench": "deliver", "measurement": measurement, **asdict(result)}).decode())
+def emit(measurement: str, result: Drain | Latency, receiver: str) -> None:
+    line = {"bench": "deliver", "measurement": measurement, "receiver": receiver}
+    print(orjson.dumps({**line, **asdict(result)}).decode())
     sys.stdout.flush()
 
 
@@ -732,14 +805,15 @@ class Plan:
     rate: float
     seconds: float
     client: str
+    receiver: ReceiverChoice
 
 
 async def measure_ceiling_drain(plan: Plan) -> Drain:
     bodies = SignedBodies()
     body, headers = bodies.request(new_id("evt"))  # signed once: every post is the same
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-ceiling-drain")
-        meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": [receiver.pid]})
+        receiver = await start_receiver(procs, "receiver-ceiling-drain", plan.receiver)
+        meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": receiver.pids})
         tickets = iter(range(plan.events))
         refused = 0
 
@@ -796,7 +870,7 @@ def delivered(ids: Collection[str], arrivals: Arrivals) -> list[float]:
 
 async def measure_sqlite_drain(plan: Plan) -> Drain:
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-sqlite-drain")
+        receiver = await start_receiver(procs, "receiver-sqlite-drain", plan.receiver)
         database_url = f"sqlite:///{plan.workdir / 'drain.db'}"
         settings = plan.keys.settings(database_url, plan.workdir)
         client = await Client.open(settings, tenant_id=TENANT, migrate=True)
@@ -805,7 +879,7 @@ async def measure_sqlite_drain(plan: Plan) -> Drain:
             ids, capped = await publish_many(client, plan.events)
             services = client.services
             worker = Worker(services.store, services.secrets, services.sender)
-            roles = {"bench (worker + sqlite)": [os.getpid()], "receiver": [receiver.pid]}
+            roles = {"bench (worker + sqlite)": [os.getpid()], "receiver": receiver.pids}
             meter = CpuMeter(roles)
             stop = asyncio.Event()
             cap = asyncio.get_running_loop().call_later(PHASE_CAP_S, stop.set)
@@ -836,7 +910,7 @@ async def measure_sqlite_drain(plan: Plan) -> Drain:
 async def measure_postgres_drain(plan: Plan, db: Database) -> Drain:
     url = await db.fresh()
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-postgres-drain")
+        receiver = await start_receiver(procs, "receiver-postgres-drain", plan.receiver)
         client = await Client.open(
             plan.keys.settings(url, plan.workdir), tenant_id=TENANT, migrate=True
         )
@@ -852,7 +926,7 @@ async def measure_postgres_drain(plan: Plan, db: Database) -> Drain:
             for n in range(1, WORKER_PROCESSES + 1)
         ]
         roles = {f"worker-{n}": [w.pid] for n, w in enumerate(workers, 1)}
-        meter = CpuMeter({**roles, "receiver": [receiver.pid]}, postgres=True)
+        meter = CpuMeter({**roles, "receiver": receiver.pids}, postgres=True)
         arrivals = Arrivals(receiver.log)
         async with db.waits() as waits:
             done = await wait_for_arrivals(arrivals, ids, PHASE_CAP_S, procs, meter.start)
@@ -877,7 +951,7 @@ async def measure_postgres_drain(plan: Plan, db: Database) -> Drain:
 async def measure_ceiling_latency(plan: Plan) -> Latency:
     bodies = SignedBodies()
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-ceiling-latency")
+        receiver = await start_receiver(procs, "receiver-ceiling-latency", plan.receiver)
         async with plain_session() as session:
 
             async def send(i: int) -> str | None:
@@ -885,7 +959,7 @@ async def measure_ceiling_latency(plan: Plan) -> Latency:
                 body, headers = bodies.request(event_id)  # signed per post: ids must differ
                 return event_id if await plain_post(session, receiver.url, body, headers) else None
 
-            meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": [receiver.pid]})
+            meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": receiver.pids})
             meter.start()
             sent = await open_loop(send, plan.rate, plan.seconds, SEND_GRACE_S)
             cpu = meter.stop()
@@ -927,21 +1001,21 @@ async def latency_through_api(
 
 async def measure_sqlite_latency(plan: Plan) -> Latency:
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-sqlite-latency")
+        receiver = await start_receiver(procs, "receiver-sqlite-latency", plan.receiver)
         port = free_port()
         env = plan.keys.env(f"sqlite:///{plan.workdir / 'serve.db'}", plan.workdir, port)
         serve = procs.start("serve", [HOOKWIRE, "serve"], env)
         base_url = f"http://127.0.0.1:{port}"
         await wait_healthy(base_url, procs)
         progress("sqlite: hookwire serve is up")
-        roles = {"bench (client)": [os.getpid()], "serve": [serve.pid], "receiver": [receiver.pid]}
+        roles = {"bench (client)": [os.getpid()], "serve": [serve.pid], "receiver": receiver.pids}
         return await latency_through_api("sqlite", base_url, receiver, procs, CpuMeter(roles), plan)
 
 
 async def measure_postgres_latency(plan: Plan, db: Database) -> Latency:
     url = await db.fresh()
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-postgres-latency")
+        receiver = await start_receiver(procs, "receiver-postgres-latency", plan.receiver)
         port = free_port()
         env = plan.keys.env(url, plan.workdir, port)
         migrated = await asyncio.to_thread(
@@ -962,7 +1036,7 @@ async def measure_postgres_latency(plan: Plan, db: Database) -> Latency:
             "bench (client)": [os.getpid()],
             "api": [api.pid],
             **{f"worker-{n}": [w.pid] for n, w in enumerate(workers, 1)},
-            "receiver": [receiver.pid],
+            "receiver": receiver.pids,
         }
         meter = CpuMeter(roles, postgres=True)
         async with db.waits() as waits:
@@ -978,6 +1052,7 @@ class Results:
     drains: dict[str, Drain] = field(default_factory=dict)
     latencies: dict[str, Latency] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    receiver: str = ""  # the receiver's label
 
 
 def _first_line(path: str, key: str) -> str:
@@ -1120,7 +1195,7 @@ def report(results: Results, env: Mapping[str, str], options: Options, plan: Pla
         f"{WORKER_PROCESSES} `hookwire worker` processes",
         f"- latency: published over HTTP with {plan.client}, after {WARMUP_EVENTS} warm-up "
         "events; the ceiling posts straight to the receiver on the same schedule",
-        "- receiver: bench/receiver.py, the Python fallback (aiohttp, one process)",
+        f"- receiver: {plan.receiver.label}",
     ]
     sections = [
         "# hookwire delivery engine: drain throughput and publish→arrival latency",
@@ -1148,6 +1223,7 @@ class Options:
     rate: float
     client: str
     pg_url: str
+    receiver: str
     argv: tuple[str, ...]
 
     @property
@@ -1178,11 +1254,18 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="latency: the HTTP client that publishes",
     )
     parser.add_argument("--pg-url", default=ADMIN_URL, help="admin URL (loopback only)")
+    parser.add_argument(
+        "--receiver",
+        choices=("nginx", "python"),
+        default="nginx",
+        help="nginx (installed if missing; the Python receiver if it cannot be) or python",
+    )
     raw = tuple(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     if args.events < 1 or args.rate <= 0:
         parser.error("--events and --rate must be positive")
-    return Options(args.events, args.store, args.quick, args.rate, args.client, args.pg_url, raw)
+    return Options(args.events, args.store, args.quick, args.rate, args.client, args.pg_url,
+                   args.receiver, raw)  # fmt: skip
 
 
 async def phase(results: Results, name: str, measure: Awaitable[Drain | Latency]) -> None:
@@ -1205,7 +1288,7 @@ async def phase(results: Results, name: str, measure: Awaitable[Drain | Latency]
         results.drains[setup] = result
     else:
         results.latencies[setup] = result
-    emit(kind, result)
+    emit(kind, result, results.receiver)
     progress(f"{name} done in {time.monotonic() - started:.0f} s")
 
 
@@ -1230,12 +1313,13 @@ async def run(options: Options) -> Results:
     env = environment(await db.server_settings() if db is not None else None)
     for name, value in env.items():
         print(f"# {name}: {value}", flush=True)
-    results = Results()
+    receiver = await asyncio.to_thread(choose_receiver, options.receiver)
+    print(f"# receiver: {receiver.label}", flush=True)
+    results = Results(receiver=receiver.label)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw_bench_deliver_") as tmp:
-        plan = Plan(
-            Path(tmp), Keys(), options.events, options.rate, options.latency_seconds, options.client
-        )
+        plan = Plan(Path(tmp), Keys(), options.events, options.rate, options.latency_seconds,
+                    options.client, receiver)  # fmt: skip
         try:
             await measure_all(plan, options, db, results)
         finally:

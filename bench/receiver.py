@@ -8,8 +8,9 @@ keep-alive on, and logs one line per request: ``<time.time() at arrival>\\t<webh
 0.5 s and once more at SIGTERM or SIGINT, so the log costs no syscall per request.
 
 This is the fallback receiver, written in Python on aiohttp's server and the default asyncio
-loop: on a small machine it takes a core of its own and can be what limits a benchmark. A later
-issue adds nginx as the receiver; this script stays for machines without it.
+loop: on a small machine it takes a core of its own and can be what limits a benchmark. The
+benchmarks use nginx (bench/nginx.py, same log format) and fall back to this script only with
+``--receiver python`` or when nginx cannot be installed or started.
 """
 
 from __future__ import annotations
