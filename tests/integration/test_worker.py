@@ -358,3 +358,26 @@ async def test_other_tenants_cannot_read_attempts(api: Api, make_worker: WorkerF
     assert (
         await api.as_tenant("globex").client.get(f"/api/v1/deliveries/{delivery_id}")
     ).status_code == 404
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+async def test_the_worker_rides_out_a_database_outage(
+    api: Api, store: Store, make_worker: WorkerFactory
+) -> None:
+    """PostgreSQL only: the outage is the pool going away and coming back."""
+    async with receivers.receiver() as target:
+        await api.create(url=target.url)
+        await publish(api)
+        await store.close()  # every claim now fails with StoreUnavailable
+        worker = make_worker()
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        try:
+            await asyncio.sleep(0.3)
+            assert not running.done()  # it logged the failures and kept going
+            await store.open()
+            await receivers.until(lambda: len(target.received) == 1, timeout=30)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 30)
+    assert worker.stats.succeeded == 1
