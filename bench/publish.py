@@ -631,7 +631,7 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def load_average() -> str:
-    """1, 5 and 15 minute load: above ~0.5 on 2 cores, something else competed for the CPU."""
+    """1, 5 and 15 minute load averages (at the end they include this benchmark's own load)."""
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
