@@ -66,7 +66,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -88,6 +87,7 @@ from hookwire.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
 from bench import nginx
+from bench.database import ThrowawayDatabase
 
 StoreName = Literal["sqlite", "postgres"]
 
@@ -96,7 +96,6 @@ RESULTS_FILE: Final = ROOT / "bench" / "results-deliver.md"
 RECEIVER_SCRIPT: Final = ROOT / "bench" / "receiver.py"
 HOOKWIRE: Final = str(Path(sys.executable).with_name("hookwire"))
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
-LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 PHASE_CAP_S: Final = 120.0  # each step: publishing, draining, starting processes, ...
 PHASE_BACKSTOP_S: Final = 300.0  # a whole phase, only if something hangs
@@ -705,45 +704,11 @@ def latency_of(
 # --- PostgreSQL: our own database, and what its sessions wait on ---------------------------
 
 
-def check_loopback(url: str) -> None:
-    host = urlsplit(url).hostname
-    if host not in LOOPBACK:
-        raise SystemExit(f"the benchmark only talks to loopback; {host!r} is not")
-
-
-class Database:
+class Database(ThrowawayDatabase):
     """``hw_bench_deliver_<pid>``, created from template0 per phase and dropped at the end."""
 
     def __init__(self, admin_url: str) -> None:
-        check_loopback(admin_url)
-        self.admin_url = admin_url
-        self.name = f"hw_bench_deliver_{os.getpid()}"
-
-    @property
-    def url(self) -> str:
-        return urlunsplit(urlsplit(self.admin_url)._replace(path="/" + self.name))
-
-    async def _admin(self, sql: str) -> list[Any]:
-        conn = await asyncpg.connect(self.admin_url, timeout=10)
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    async def fresh(self) -> str:
-        await self.drop()
-        await self._admin(f'CREATE DATABASE "{self.name}" TEMPLATE template0')
-        return self.url
-
-    async def drop(self) -> None:
-        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    async def server_settings(self) -> dict[str, str]:
-        names = ("server_version", "synchronous_commit", "fsync", "shared_buffers")
-        try:
-            return {name: str((await self._admin(f"SHOW {name}"))[0][0]) for name in names}
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise SystemExit(f"PostgreSQL is not reachable at {self.admin_url}: {exc}") from exc
+        super().__init__(admin_url, "hw_bench_deliver")
 
     @asynccontextmanager
     async def waits(self) -> AsyncIterator[WaitSampler]:

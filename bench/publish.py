@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -52,6 +51,9 @@ from hookwire.settings import Settings
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
+from bench.database import ThrowawayDatabase
+
 StoreName = Literal["sqlite", "postgres"]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -61,7 +63,6 @@ RESULTS_TITLE: Final = (
 )
 HEADING: Final = "## publish: validation + fan-out + store (issue 3)"
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
-LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 WEBHOOK_COUNTS: Final = (1, 10, 100)
 NON_MATCHING: Final = 10
@@ -514,48 +515,11 @@ async def measure_raw_postgres(
 # --- fresh databases ---------------------------------------------------------------------
 
 
-def check_loopback(url: str) -> None:
-    host = urlsplit(url).hostname
-    if host not in LOOPBACK:
-        raise SystemExit(f"the benchmark only talks to loopback; {host!r} is not")
-
-
-class Postgres:
-    """Our own database ``hw_bench_<pid>``, recreated from template0 for every measurement
-    and dropped at the end; the admin URL's database is only used to run CREATE/DROP."""
+class Postgres(ThrowawayDatabase):
+    """Our own database ``hw_bench_<pid>``, recreated from template0 for every measurement."""
 
     def __init__(self, admin_url: str) -> None:
-        check_loopback(admin_url)
-        self.admin_url = admin_url
-        self.name = f"hw_bench_{os.getpid()}"
-
-    @property
-    def url(self) -> str:
-        parts = urlsplit(self.admin_url)
-        return urlunsplit(parts._replace(path="/" + self.name))
-
-    async def _admin(self, sql: str) -> list[Any]:
-        conn = await asyncpg.connect(self.admin_url, timeout=10)
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    async def fresh(self) -> str:
-        await self.drop()
-        await self._admin(f'CREATE DATABASE "{self.name}" TEMPLATE template0')
-        return self.url
-
-    async def drop(self) -> None:
-        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    async def server_settings(self) -> dict[str, str]:
-        """The settings that decide what a commit costs, as found (never changed)."""
-        names = ("server_version", "synchronous_commit", "fsync", "shared_buffers")
-        try:
-            return {name: str((await self._admin(f"SHOW {name}"))[0][0]) for name in names}
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise SystemExit(f"PostgreSQL is not reachable at {self.admin_url}: {exc}") from exc
+        super().__init__(admin_url, "hw_bench")
 
 
 class SQLiteFiles:
