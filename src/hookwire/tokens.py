@@ -9,6 +9,8 @@ well-formed ``tenant_id``; ``aud`` and ``iss`` are checked when configured.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Final
 
@@ -24,6 +26,7 @@ from hookwire.timeutil import utcnow
 TENANT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _OPTIONAL_CLAIM_MAX: Final = 200
 LEEWAY_S: Final = 30
+CACHE_SIZE: Final = 4096
 
 
 def _algorithm(settings: Settings) -> tuple[str, Any]:
@@ -53,14 +56,37 @@ def _claim(claims: dict[str, Any], name: str) -> str | None:
 
 
 class TokenVerifier:
-    """Turns a bearer token into a :class:`Principal`, or raises AuthenticationFailed."""
+    """Turns a bearer token into a :class:`Principal`, or raises AuthenticationFailed.
 
-    def __init__(self, settings: Settings) -> None:
+    A verified token is remembered (the exact string, up to CACHE_SIZE of them, oldest evicted
+    first) until its ``exp`` + leeway: a client sends the same token on every request, and
+    checking its signature and claims again costs more than the rest of a publish's
+    authentication. Only tokens that passed every check are remembered; a changed byte is
+    another string, verified in full.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._algorithm, self._key = _algorithm(settings)
+        self._clock = clock
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, good_until = known
+            if self._clock() <= good_until:
+                return principal
+            del self._verified[token]
+            raise AuthenticationFailed("the token has expired")
+        principal, expires = self._check(token)
+        if len(self._verified) >= CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, expires + LEEWAY_S)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -78,9 +104,10 @@ class TokenVerifier:
         tenant = claims.get("tenant_id")
         if not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant):
             raise AuthenticationFailed("the token has no valid tenant_id claim")
-        return Principal(
+        principal = Principal(
             tenant_id=tenant, sub=_claim(claims, "sub"), app_id=_claim(claims, "app_id")
         )
+        return principal, float(claims["exp"])
 
 
 def mint(

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hookwire.domain.principal import Principal
 from hookwire.errors import AuthenticationFailed, ConfigurationError
 from hookwire.settings import Settings
-from hookwire.tokens import TokenVerifier, mint, parse_ttl
+from hookwire.tokens import CACHE_SIZE, TokenVerifier, mint, parse_ttl
 
 SECRET = secrets.token_urlsafe(32)
 HS = Settings(jwt_secret=SECRET)
@@ -127,6 +127,39 @@ def test_expiry_has_a_30_second_leeway() -> None:
     assert TokenVerifier(HS).verify(hs_token(claims(exp=in_(-10)))).tenant_id == "acme"
     error = refused(HS, hs_token(claims(exp=in_(-60))))
     assert "expired" in error.detail
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    now = [float(in_(0))]
+    verifier = TokenVerifier(HS, clock=lambda: now[0])
+    token = hs_token(claims(exp=in_(-20)))  # within the 30 s leeway: accepted
+    assert verifier.verify(token).tenant_id == "acme"
+    assert verifier.verify(token).tenant_id == "acme"  # remembered
+    now[0] += 11  # 31 s past exp
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        verifier.verify(token)
+
+
+def test_a_changed_copy_of_a_remembered_token_is_verified_in_full() -> None:
+    verifier = TokenVerifier(HS)
+    token = hs_token(claims())
+    assert verifier.verify(token).tenant_id == "acme"
+    head, body, signature = token.split(".")
+    forged_body = b64url(json.dumps(claims(tenant_id="globex")).encode())
+    for forged in (f"{head}.{forged_body}.{signature}", token + "A", token[:-1]):
+        with pytest.raises(AuthenticationFailed):
+            verifier.verify(forged)
+    assert verifier.verify(token).tenant_id == "acme"
+
+
+def test_the_remembered_tokens_are_bounded() -> None:
+    verifier = TokenVerifier(HS)
+    tokens = [hs_token(claims(sub=f"user-{n}")) for n in range(CACHE_SIZE + 10)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._verified) == CACHE_SIZE
+    assert tokens[0] not in verifier._verified  # oldest evicted first
+    assert verifier.verify(tokens[0]).sub == "user-0"
 
 
 def test_minted_token_expires_after_its_ttl() -> None:

@@ -1,4 +1,8 @@
-"""Request dependencies: the services, the caller, the JSON body, the If-Match version."""
+"""Request dependencies: the services, the caller, the JSON body, the If-Match version.
+
+Every dependency is ``async def`` although none awaits much: FastAPI runs a plain ``def``
+dependency in a worker thread, two thread hops per request for nothing (measured in bench/).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from hookwire.services.container import Services
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -23,7 +27,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(request: Request, services: ServicesDep) -> Principal:
+async def get_principal(request: Request, services: ServicesDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -61,7 +65,7 @@ async def get_json_body(request: Request, services: ServicesDep) -> Any:
 JsonBody = Annotated[Any, Depends(get_json_body)]
 
 
-def get_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def get_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
     if if_match is None:
         return None
     match = _IF_MATCH.match(if_match)
