@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
-from hookwire.domain.delivery import Tally, fan_out, pause_reason, receives, tally
+from hookwire.domain.delivery import Candidate, Tally, fan_out, pause_reason, receives, tally
 from hookwire.domain.event import Event, check_publish, request_hash
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.retry import RetryPolicy
@@ -52,6 +52,8 @@ def hook(**changes: object) -> Webhook:
 )
 def test_receives(changes: dict[str, object], expected: bool) -> None:
     assert receives(hook(**changes), EVENT) is expected
+    # what the stores hand to fan-out: the columns it reads, same answer
+    assert receives(Candidate.of(hook(**changes)), EVENT) is expected
 
 
 def test_connector_scoped_webhook_gets_its_connectors_events() -> None:

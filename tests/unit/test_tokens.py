@@ -144,7 +144,7 @@ def test_a_changed_copy_of_a_remembered_token_is_verified_in_full() -> None:
     verifier = TokenVerifier(HS)
     token = hs_token(claims())
     assert verifier.verify(token).tenant_id == "acme"
-    head, body, signature = token.split(".")
+    head, _body, signature = token.split(".")
     forged_body = b64url(json.dumps(claims(tenant_id="globex")).encode())
     for forged in (f"{head}.{forged_body}.{signature}", token + "A", token[:-1]):
         with pytest.raises(AuthenticationFailed):

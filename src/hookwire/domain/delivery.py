@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 from hookwire.domain import envelope, patterns
 from hookwire.domain.event import Event
 from hookwire.domain.outcome import Outcome
-from hookwire.domain.webhook import Webhook
+from hookwire.domain.webhook import Envelope, Webhook
 from hookwire.timeutil import iso
 
 Status = Literal["pending", "in_flight", "succeeded", "failed", "held", "cancelled"]
@@ -52,7 +52,31 @@ class Delivery:
         return body
 
 
-def receives(webhook: Webhook, event: Event) -> bool:
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What fan-out reads of a webhook: the store selects these columns only, because decoding
+    whole webhooks on every publish cost more than inserting the deliveries (bench/)."""
+
+    id: str
+    tenant_id: str
+    direction: str
+    enabled: bool
+    is_deleted: bool
+    event_types: tuple[str, ...]
+    app_id: str | None = None
+    connector_id: str | None = None
+    envelope: Envelope = "event"
+    paused_at: datetime | None = None
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> Candidate:
+        return cls(**{name: getattr(webhook, name) for name in CANDIDATE_COLUMNS})
+
+
+CANDIDATE_COLUMNS: Final = tuple(Candidate.__dataclass_fields__)
+
+
+def receives(webhook: Webhook | Candidate, event: Event) -> bool:
     """Whether ``webhook`` gets ``event``: outbound, enabled, not deleted, type pattern and
     connector match (a connector-owned webhook only gets its connector's events)."""
     return (
@@ -65,7 +89,9 @@ def receives(webhook: Webhook, event: Event) -> bool:
     )
 
 
-def fan_out(event: Event, webhooks: Iterable[Webhook], new_id: Callable[[], str]) -> list[Delivery]:
+def fan_out(
+    event: Event, webhooks: Iterable[Webhook | Candidate], new_id: Callable[[], str]
+) -> list[Delivery]:
     """The deliveries of ``event``: ``held`` for a paused webhook, due now otherwise. Each
     envelope is rendered once and shared by every delivery that uses it."""
     rendered: dict[str, bytes] = {}

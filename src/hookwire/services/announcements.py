@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from hookwire.domain.delivery import Delivery, fan_out
+from hookwire.domain.delivery import Candidate, Delivery, fan_out
 from hookwire.domain.event import Event
 from hookwire.domain.webhook import Webhook
 from hookwire.ids import new_id
@@ -36,7 +36,7 @@ def announce(webhook: Webhook, kind: Kind, reason: str, at: datetime) -> Announc
         created_at=at,
     )
 
-    def to_others(candidates: Sequence[Webhook]) -> list[Delivery]:
+    def to_others(candidates: Sequence[Candidate]) -> list[Delivery]:
         others = [w for w in candidates if w.id != webhook.id]
         return fan_out(event, others, lambda: new_id("dlv"))
 

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Final, Literal, Protocol
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import Delivery
+from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 
-FanOut = Callable[[Sequence[Webhook]], list[Delivery]]
+FanOut = Callable[[Sequence[Candidate]], list[Delivery]]
 CLAIM_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
 LEASE_MARGIN: Final = timedelta(seconds=30)  # a lease is timeoutMs + this (DESIGN §7)
 

@@ -280,7 +280,7 @@ async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -
     scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
     params = {**scope, "connector_id": event.connector_id, "type": event.type}
     candidates = await conn.fetch(*_flat("fanout_webhooks", params))
-    deliveries = fan_out([rows.webhook_from_row(r) for r in candidates])
+    deliveries = fan_out([rows.candidate_from_row(r) for r in candidates])
     await conn.execute(*_flat("insert_event", rows.event_to_row(event)))
     if deliveries:
         batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]

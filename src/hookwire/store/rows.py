@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import Delivery, Tally, settled, tally
+from hookwire.domain.delivery import CANDIDATE_COLUMNS, Candidate, Delivery, Tally, settled, tally
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.principal import Principal
@@ -77,6 +77,15 @@ def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
     for name in WEBHOOKS.bool:
         values[name] = bool(values[name])
     return Webhook(**values)
+
+
+def candidate_from_row(row: Mapping[str, Any]) -> Candidate:
+    """A fan-out candidate from the ``fanout_webhooks`` columns (decoded)."""
+    values = {name: row[name] for name in CANDIDATE_COLUMNS}
+    values["event_types"] = tuple(values["event_types"])
+    values["enabled"] = bool(values["enabled"])
+    values["is_deleted"] = bool(values["is_deleted"])
+    return Candidate(**values)
 
 
 def _shallow(obj: Any) -> dict[str, Any]:

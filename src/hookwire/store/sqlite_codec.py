@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from hookwire.domain.delivery import Delivery
+from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
 from hookwire.store.queries import load
@@ -46,6 +46,10 @@ def decode(table: rows.Table, row: sqlite3.Row) -> dict[str, Any]:
 
 def webhook_of(row: sqlite3.Row) -> Webhook:
     return rows.webhook_from_row(decode(rows.WEBHOOKS, row))
+
+
+def candidate_of(row: sqlite3.Row) -> Candidate:
+    return rows.candidate_from_row(decode(rows.WEBHOOKS, row))
 
 
 def delivery_of(row: sqlite3.Row) -> Delivery:

@@ -27,7 +27,7 @@ from hookwire.store.base import (
     Settlement,
     Transition,
 )
-from hookwire.store.sqlite_codec import Q, delivery_of, encode, webhook_of
+from hookwire.store.sqlite_codec import Q, candidate_of, delivery_of, encode, webhook_of
 from hookwire.timeutil import iso, utcnow
 
 
@@ -72,7 +72,7 @@ def publish_in(conn: sqlite3.Connection, event: Event, fan_out: FanOut) -> list[
     scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
     params = {**scope, "connector_id": event.connector_id, "type": event.type}
     candidates = conn.execute(Q["fanout_webhooks"].text, params).fetchall()
-    deliveries = fan_out([webhook_of(row) for row in candidates])
+    deliveries = fan_out([candidate_of(row) for row in candidates])
     execute(conn, "insert_event", encode(rows.EVENTS, rows.event_to_row(event)))
     conn.executemany(
         Q["insert_delivery"].text,

@@ -77,7 +77,10 @@ SELECT ciphertext FROM secrets WHERE path = :path;
 DELETE FROM secrets WHERE path = :path;
 
 -- name: fanout_webhooks
-SELECT * FROM webhooks
+-- only what fan-out reads (domain.delivery.Candidate): decoding whole rows cost more
+SELECT id, tenant_id, direction, enabled, is_deleted, event_types, app_id, connector_id, envelope,
+       paused_at
+FROM webhooks
 WHERE tenant_id = :tenant_id
   AND (:app_id::text IS NULL OR app_id = :app_id)
   AND direction = 'outbound' AND enabled = true AND is_deleted = false
