@@ -9,8 +9,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -138,6 +139,17 @@ async def _work(settings: Settings, burst: bool) -> None:
     )
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the delivery engine on uvloop when it is installed (it comes with uvicorn[standard],
+    which runs the API on it too): about 10 % more deliveries per CPU second (bench/)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 @app.command()
 def worker(
     database_url: DatabaseOpt = None,
@@ -147,7 +159,7 @@ def worker(
     settings = load_settings(database_url=database_url)
     _configure_logging(settings.log_level)
     _require_schema(settings)
-    asyncio.run(_work(settings, burst))
+    _run_loop(_work(settings, burst))
 
 
 @app.command("publish")

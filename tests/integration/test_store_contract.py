@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
+
+from hookwire.domain.delivery import Candidate, Delivery, fan_out
+from hookwire.domain.event import Event
 from hookwire.domain.retry import RetryPolicy
-from hookwire.store.base import Store, WebhookQuery
+from hookwire.errors import StoreUnavailable
+from hookwire.ids import new_id
+from hookwire.store.base import DeliveryQuery, Store, WebhookQuery
 from hookwire.store.migrations import migrations
 from tests import factories
 
@@ -151,3 +158,28 @@ async def test_ping_and_migrations_recorded(store: Store) -> None:
     await store.ping()
     assert await store.applied_migrations() == [m.name for m in migrations(store.dialect)]
     assert await store.migrate() == []
+
+
+async def test_an_event_and_its_deliveries_commit_together(store: Store) -> None:
+    owner = factories.principal()
+    hook = factories.webhook(owner)
+    await store.insert_webhook(hook)
+    event = Event(
+        id=new_id("evt"), tenant_id=owner.tenant_id, type="integration-state-changed",
+        type_version=1, data={"n": 1}, created_at=factories.utcnow(),
+    )  # fmt: skip
+
+    def with_a_stray_delivery(candidates: Sequence[Candidate]) -> list[Delivery]:
+        good = fan_out(event, candidates, lambda: new_id("dlv"))
+        stray = dataclasses.replace(good[0], id=new_id("dlv"), webhook_id="wh_does_not_exist")
+        return [*good, stray]  # the stray one breaks the foreign key: nothing may stay
+
+    with pytest.raises(StoreUnavailable):
+        await store.publish(event, with_a_stray_delivery, None)
+    assert await store.get_event(owner, event.id) is None
+    assert await store.list_deliveries(owner, DeliveryQuery()) == []
+    published = await store.publish(event, lambda c: fan_out(event, c, lambda: new_id("dlv")), None)
+    assert [d.webhook_id for d in published.deliveries or ()] == [hook.id]
+    assert [d.id for d in await store.list_deliveries(owner, DeliveryQuery())] == [
+        d.id for d in published.deliveries or ()
+    ]

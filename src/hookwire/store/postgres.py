@@ -42,6 +42,16 @@ CHANNEL = "hookwire_due"  # NOTIFY when deliveries become due; workers LISTEN
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """A pool connection that skips asyncpg's reset query on release (one round trip per
+    use, ~5 % of a publish's CPU): hookwire keeps no session state on pooled connections (no
+    SET, LISTEN, cursors or session advisory locks; the migration lock is transaction-scoped,
+    LISTEN has its own connection). An open transaction is still rolled back on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(
@@ -79,6 +89,7 @@ class PostgresStore(NamedQueries):
                 min_size=self._sizes[0],
                 max_size=self._sizes[1],
                 init=_init_connection,
+                connection_class=_Connection,
             )
         except _DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
@@ -190,15 +201,18 @@ class PostgresStore(NamedQueries):
     # --- publishing and reads --------------------------------------------------------------
 
     async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
-        async with self._conn() as conn, conn.transaction():
-            if claim is not None:
-                params = {
-                    **rows.claim_params(claim),
-                    "expired_before": claim.created_at - CLAIM_TTL,
-                }
-                if await conn.fetchval(*_flat("claim_key", params)) is None:
-                    return Published(taken=True)
-            deliveries = await _publish_in(conn, event, fan_out)
+        async with self._conn() as conn:
+            if claim is None:  # no transaction: _publish_in's insert is one statement
+                deliveries = await _publish_in(conn, event, fan_out)
+            else:
+                async with conn.transaction():
+                    params = {
+                        **rows.claim_params(claim),
+                        "expired_before": claim.created_at - CLAIM_TTL,
+                    }
+                    if await conn.fetchval(*_flat("claim_key", params)) is None:
+                        return Published(taken=True)
+                    deliveries = await _publish_in(conn, event, fan_out)
         if any(d.status == "pending" for d in deliveries):
             self._poke()
         return Published(deliveries=deliveries)
@@ -276,15 +290,14 @@ class PostgresStore(NamedQueries):
 
 
 async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -> list[Delivery]:
-    """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks."""
+    """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks: two
+    round trips, the second one statement (atomic without a transaction of its own)."""
     scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
     params = {**scope, "connector_id": event.connector_id, "type": event.type}
     candidates = await conn.fetch(*_flat("fanout_webhooks", params))
     deliveries = fan_out([rows.candidate_from_row(r) for r in candidates])
-    await conn.execute(*_flat("insert_event", rows.event_to_row(event)))
-    if deliveries:
-        batch = [Q["insert_delivery"].args(rows.delivery_to_row(d)) for d in deliveries]
-        await conn.executemany(Q["insert_delivery"].text, batch)
+    params = rows.event_with_deliveries(event, deliveries)
+    await conn.execute(*_flat("insert_event_with_deliveries", params))
     return deliveries
 
 

@@ -109,6 +109,27 @@ def delivery_to_row(delivery: Delivery) -> dict[str, Any]:
     return {f.name: getattr(delivery, f.name) for f in dataclasses.fields(Delivery)}
 
 
+def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[str, Any]:
+    """Parameters of PostgreSQL's ``insert_event_with_deliveries``: the event's columns and
+    its deliveries' varying columns as parallel arrays. The statement takes ``event_id``,
+    ``tenant_id`` and the times from the event, as :func:`~hookwire.domain.delivery.fan_out`
+    sets them; a delivery that disagrees is a bug, refused here."""
+    if any(
+        (d.event_id, d.tenant_id, d.created_at) != (event.id, event.tenant_id, event.created_at)
+        for d in deliveries
+    ):
+        raise ValueError("the deliveries are not this event's")
+    return {
+        **event_to_row(event),
+        "delivery_ids": [d.id for d in deliveries],
+        "delivery_app_ids": [d.app_id for d in deliveries],
+        "delivery_webhook_ids": [d.webhook_id for d in deliveries],
+        "delivery_statuses": [d.status for d in deliveries],
+        "delivery_next_attempt_at": [d.next_attempt_at for d in deliveries],
+        "delivery_bodies": [d.body for d in deliveries],
+    }
+
+
 def delivery_from_row(row: Mapping[str, Any]) -> Delivery:
     values = {f.name: row[f.name] for f in dataclasses.fields(Delivery)}
     values["body"] = bytes(values["body"])

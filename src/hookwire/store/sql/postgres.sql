@@ -102,23 +102,29 @@ RETURNING event_id;
 SELECT * FROM idempotency_keys
 WHERE tenant_id = :tenant_id AND key = :key AND created_at >= :fresh_after;
 
--- name: insert_event
-INSERT INTO events (
-    id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state, tags,
-    created_at
-) VALUES (
-    :id, :tenant_id, :app_id, :type, :type_version, :data::jsonb, :connector_id, :customer_id,
-    :state, :tags::jsonb, :created_at
-);
-
--- name: insert_delivery
+-- name: insert_event_with_deliveries
+-- One statement, one round trip: the event and its deliveries (as parallel arrays) commit
+-- together even outside a transaction. A data-modifying CTE always runs; the deliveries'
+-- foreign key is checked at the end of the statement, when the event row exists.
+WITH event AS (
+    INSERT INTO events (
+        id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
+        tags, created_at
+    ) VALUES (
+        :id, :tenant_id, :app_id, :type, :type_version, :data::jsonb, :connector_id,
+        :customer_id, :state, :tags::jsonb, :created_at
+    )
+)
 INSERT INTO deliveries (
     id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
     lease_expires_at, body, created_at, updated_at
-) VALUES (
-    :id, :tenant_id, :app_id, :event_id, :webhook_id, :status, :attempt_count, :next_attempt_at,
-    :lease_expires_at, :body, :created_at, :updated_at
-);
+)
+SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, d.status, 0, d.next_attempt_at, NULL,
+       d.body, :created_at, :created_at
+FROM unnest(:delivery_ids::text[], :delivery_app_ids::text[], :delivery_webhook_ids::text[],
+            :delivery_statuses::text[], :delivery_next_attempt_at::timestamptz[],
+            :delivery_bodies::bytea[])
+     AS d (id, app_id, webhook_id, status, next_attempt_at, body);
 
 -- name: get_event
 SELECT * FROM events
