@@ -1,39 +1,50 @@
-"""The delivery engine: drain throughput and publish→arrival latency (issue 4).
+"""The delivery engine: drain throughput, fan-out, retries and publish→arrival latency.
 
-    .venv/bin/python bench/deliver.py [--events 20000] [--store sqlite|postgres|both] [--quick]
-                                      [--rate 200] [--client aiohttp|httpx]
-                                      [--receiver nginx|python]
+    .venv/bin/python bench/deliver.py [--events 20000] [--fanout-events E] [--quick]
+                                      [--store sqlite|postgres|both] [--rates 200,500]
+                                      [--scenarios drain,fanout,retries,latency]
+                                      [--client aiohttp|httpx] [--receiver nginx|python]
 
 Every figure stands next to a ceiling: a plain aiohttp loop (no hookwire, no persistence) with
 the connector limits of hookwire's Sender (512, 64 per host) and the worker's concurrency (256)
 posting the same signed standard-webhooks body to the same receiver, its own process, which
-answers 204 and logs ``<arrival time>\t<webhook-id>`` per request: nginx from Debian's packages
-by default (bench/nginx.py installs it when missing; one worker, a buffered log, so an arrival
-costs the receiver almost nothing), or bench/receiver.py, the Python fallback, with
-``--receiver python`` or when nginx cannot be installed or started (a warning says so). The
-receiver used is named in every JSON line and in the report.
+answers 204 and logs ``<arrival time>\t<webhook-id>\t<status>\t<path>`` per request: nginx
+from Debian's packages by default (bench/nginx.py installs it when missing; one worker, a
+buffered log, so an arrival costs the receiver almost nothing), or bench/receiver.py, the Python
+fallback, with ``--receiver python`` or when nginx cannot be installed or started (a warning
+says so; it logs no path and never fails, so the fan-out and retries scenarios need nginx).
+The receiver used is named in every JSON line and in the report.
 
-1. ceiling, drain: N posts of one body signed once → posts/s.
-2. SQLite, drain: N events published in-process (not timed) to one webhook, then one
-   ``Worker(...).run(burst=True)`` in this process, timed until it returns → deliveries/s.
-3. PostgreSQL, drain: fresh database ``hw_bench_deliver_<pid>``, N events published with no
-   worker running, then 2 ``hookwire worker`` processes; timed from the first arrival to the
-   N-th distinct webhook-id in the receiver's log (process start-up is reported apart).
-4. latency: open-loop publishing at --rate events/s (200) for 30 s (15 s with --quick) over
-   HTTP, each send scheduled at t0 + i/rate; latency = arrival at the receiver minus the
-   scheduled send time (so a slow publish counts in full). SQLite: one ``hookwire serve``
-   process; PostgreSQL: ``hookwire api`` + 2 ``hookwire worker``; ceiling: the plain loop
-   posting straight to the receiver on the same schedule. The publisher is aiohttp by default:
-   httpx (``--client httpx``) costs several times the CPU per request, which on 2 cores makes
-   the load generator, not hookwire, the bottleneck at 200/s.
+Scenarios (issue 5), SQLite = one ``hookwire serve`` process, PostgreSQL = 2 ``hookwire
+worker`` (and ``hookwire api`` where events come over HTTP), each in a fresh database:
+
+1. ``drain``: N events (--events, 20 000) published in-process to one webhook with no worker
+   running (not timed), then hookwire's processes started; timed from the first arrival to the
+   last (process start-up is reported apart) → deliveries/s. Ceiling: N posts of one body
+   signed once.
+2. ``fanout``: the same with 10 webhooks, each at its own path of the same receiver
+   (``/hooks/w01`` … ``/hooks/w10``): E events (--fanout-events, default --events) x 10
+   deliveries, counted per (path, webhook-id). Ceiling: E x 10 posts spread over the 10 paths.
+3. ``retries``: the drain of N events to one webhook, but the receiver answers 500 to 10 % of
+   requests (drawn per request): successful first attempts per second (the first request per
+   webhook-id that got a 2xx) next to the plain drain of the same run and store (run too when
+   only ``retries`` is asked for); how many got 500 and were retried within 30 s of the last
+   first attempt.
+4. ``latency``: open-loop publishing over HTTP at each of --rates (200 and 500 events/s) for
+   30 s (15 s with --quick), each send scheduled at t0 + i/rate; latency = arrival at the
+   receiver minus the scheduled send time (so a slow publish counts in full); ceiling: the
+   plain loop posting straight to the receiver on the same schedule. The publisher is aiohttp
+   by default: httpx (``--client httpx``) costs several times the CPU per request, which on 2
+   cores makes the load generator, not hookwire, the bottleneck.
 
 While measuring, the CPU used by each process (this one, the receiver, hookwire, every
 PostgreSQL server process) is read from /proc, and on PostgreSQL what our database's sessions
-wait on from pg_stat_activity. Prints one JSON line per measurement, then a markdown report,
-also written to bench/results-deliver.md. Only loopback. Every step (publishing, draining,
-starting processes, waiting for arrivals) is capped at 120 s: publishing or draining that hits
-the cap is reported as ``(capped)`` over what arrived; child processes and the database go away
-even on failure or SIGTERM.
+wait on from pg_stat_activity. Prints one JSON line per measurement (``scenario``, ``store`` =
+sqlite, postgres or ceiling, the figures; a failed measurement is a line with ``failed``), then
+a markdown report (bench/report.py), also written to bench/results-deliver.md. Only loopback.
+Every step (publishing, draining, starting processes, waiting for arrivals) is capped at 120 s:
+publishing or draining that hits the cap is reported as ``capped`` over what arrived; child
+processes and the databases go away even on failure or SIGTERM.
 """
 
 from __future__ import annotations
@@ -61,11 +72,12 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -75,7 +87,7 @@ import orjson
 from hookwire import tokens
 from hookwire.catalog.builtin import load_builtin
 from hookwire.client import Client
-from hookwire.delivery.worker import USER_AGENT, Worker, WorkerConfig
+from hookwire.delivery.worker import USER_AGENT, WorkerConfig
 from hookwire.domain import envelope
 from hookwire.domain.event import Event
 from hookwire.ids import new_id
@@ -86,8 +98,9 @@ from hookwire.signing.registry import get_scheme
 from hookwire.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
-from bench import nginx
+from bench import nginx, report
 from bench.database import ThrowawayDatabase
+from bench.retries import Retries, RetryTally, summarize
 
 StoreName = Literal["sqlite", "postgres"]
 
@@ -98,7 +111,7 @@ HOOKWIRE: Final = str(Path(sys.executable).with_name("hookwire"))
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 
 PHASE_CAP_S: Final = 120.0  # each step: publishing, draining, starting processes, ...
-PHASE_BACKSTOP_S: Final = 300.0  # a whole phase, only if something hangs
+PHASE_BACKSTOP_S: Final = 480.0  # a whole phase, only if something hangs
 STOP_TIMEOUT_S: Final = 20.0
 POLL_S: Final = 0.1
 CONCURRENCY: Final = WorkerConfig().concurrency  # 256, as the worker
@@ -106,7 +119,11 @@ CONNECTOR_LIMIT: Final = 512  # as hookwire's Sender
 CONNECTOR_LIMIT_PER_HOST: Final = 64
 PUBLISH_TASKS: Final = 32  # for the untimed publishing before a drain
 WORKER_PROCESSES: Final = 2
-RATE: Final = 200.0  # events/s, open loop
+EVENTS: Final = 20_000  # per drain
+FAN_OUT: Final = report.FAN_OUT  # webhooks of the fan-out drain
+FAIL_PERCENT: Final = 10  # of requests answered 500 in the retries scenario
+RETRY_GRACE_S: Final = 30.0  # after the last first attempt, for the retries of the failed ones
+RATES: Final = (200.0, 500.0)  # events/s, open loop
 API_CONNECTIONS: Final = 64  # the latency client's connections to hookwire's API
 LATENCY_S: Final = 30.0
 QUICK_LATENCY_S: Final = 15.0
@@ -114,6 +131,7 @@ WARMUP_EVENTS: Final = 20
 WARMUP_GRACE_S: Final = 15.0
 SEND_GRACE_S: Final = 15.0  # after the last scheduled send, for the answers still due
 ARRIVAL_GRACE_S: Final = 20.0  # after the sends, for the deliveries still due
+SCENARIOS: Final = ("drain", "fanout", "retries", "latency")
 
 TENANT: Final = "bench"
 EVENT_TYPE: Final = "integration-state-changed"
@@ -345,9 +363,14 @@ def choose_receiver(wanted: str) -> ReceiverChoice:
 class Receiver:
     name: str
     pid: int
-    url: str
+    url: str  # http://127.0.0.1:<port>/hooks; webhooks get paths below it
     log: Path
     pids: list[int]  # for CPU accounting: nginx's master and worker, or the Python process
+    logs_path: bool  # the log has the status and path (nginx): webhooks can be told apart
+
+    def webhook_url(self, n: int) -> str:
+        """The URL of the n-th webhook (from 0): ``/hooks/w01``, ``/hooks/w02``, ..."""
+        return f"{self.url}/w{n + 1:02d}"
 
 
 async def nginx_pids(master: int, procs: Processes, timeout: float = 10.0) -> list[int]:
@@ -361,40 +384,62 @@ async def nginx_pids(master: int, procs: Processes, timeout: float = 10.0) -> li
     return [master, *workers]
 
 
-async def start_receiver(procs: Processes, name: str, choice: ReceiverChoice) -> Receiver:
+async def start_receiver(
+    procs: Processes, name: str, choice: ReceiverChoice, fail_percent: int = 0
+) -> Receiver:
+    """The run's receiver on a free loopback port, logging to ``<workdir>/<name>.tsv``;
+    nginx answers 500 to ``fail_percent`` % of requests (the Python receiver cannot)."""
     port = free_port()
     log = procs.workdir / f"{name}.tsv"
     log.unlink(missing_ok=True)  # the receiver appends: start from an empty log
     url = f"http://127.0.0.1:{port}/hooks"
     if choice.kind == "nginx" and choice.binary is not None:
         prefix = procs.workdir / name
-        launch = await asyncio.to_thread(nginx.prepare, choice.binary, prefix, log, port)
+        launch = await asyncio.to_thread(
+            nginx.prepare, choice.binary, prefix, log, port, fail_percent
+        )
         # stopped by SIGQUIT: the worker flushes the buffered log and exits
         process = procs.start(name, launch.argv, stop_signal=signal.SIGQUIT)
         await wait_for_port(port, procs)
-        return Receiver(name, process.pid, url, log, await nginx_pids(process.pid, procs))
+        pids = await nginx_pids(process.pid, procs)
+        return Receiver(name, process.pid, url, log, pids, logs_path=True)
+    if fail_percent:
+        raise BenchError("a receiver that fails on purpose needs nginx (bench/receiver.py cannot)")
     argv = [sys.executable, str(RECEIVER_SCRIPT), "--port", str(port), "--log", str(log)]
     process = procs.start(name, argv)
     await wait_for_port(port, procs)
-    return Receiver(name, process.pid, url, log, [process.pid])
+    return Receiver(name, process.pid, url, log, [process.pid], logs_path=False)
+
+
+Listener = Callable[[str, float, int], None]
+
+
+def arrival_key(path: str, webhook_id: str) -> str:
+    """One delivery: the webhook's path at the receiver and the event's webhook-id."""
+    return f"{path} {webhook_id}"
 
 
 class Arrivals:
-    """The receiver's log, read as it grows: the first arrival per webhook-id, and lines.
+    """The receiver's log, read as it grows: the first arrival per key, and lines.
 
-    Both receivers buffer their log (nginx flushes every 100 ms, the Python one every 0.5 s,
-    both at exit): poll until the ids wanted are in (``wait_for_arrivals``), or stop the
+    A key is the webhook-id, or with ``by_path`` the request path and the webhook-id
+    (:func:`arrival_key`): with several webhooks, one event arrives once per webhook with the
+    same webhook-id, each at its webhook's path. ``listener(key, time, status)`` sees every
+    request. Both receivers buffer their log (nginx flushes every 100 ms, the Python one every
+    0.5 s, both at exit): poll until the keys wanted are in (``wait_for_arrivals``), or stop the
     receiver and wait for it to exit, before the last read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, by_path: bool = False, listener: Listener | None = None) -> None:
         self.path = path
+        self.by_path = by_path
+        self.listener = listener
         self.offset = 0
         self.partial = ""
         self.first: dict[str, float] = {}
         self.lines = 0
 
     def read(self) -> list[str]:
-        """Read what was appended since the last call; the webhook-ids seen for the first time."""
+        """Read what was appended since the last call; the keys seen for the first time."""
         if not self.path.exists():
             return []
         with self.path.open("rb") as log:
@@ -404,12 +449,25 @@ class Arrivals:
         *complete, self.partial = (self.partial + chunk.decode()).split("\n")
         fresh = []
         for line in complete:
-            arrived_at, _, webhook_id = line.partition("\t")
+            key, arrived_at, status = self._parse(line)
             self.lines += 1
-            if webhook_id not in self.first:
-                self.first[webhook_id] = float(arrived_at)
-                fresh.append(webhook_id)
+            if self.listener is not None:
+                self.listener(key, arrived_at, status)
+            if key not in self.first:
+                self.first[key] = arrived_at
+                fresh.append(key)
         return fresh
+
+    def _parse(self, line: str) -> tuple[str, float, int]:
+        """``time\\twebhook-id[\\tstatus\\tpath]`` (bench/receiver.py writes the first two)."""
+        fields = line.split("\t")
+        status = int(fields[2]) if len(fields) > 2 else 204
+        key = arrival_key(fields[3], fields[1]) if self.by_path and len(fields) > 3 else fields[1]
+        return key, float(fields[0]), status
+
+    def times(self, keys: Collection[str]) -> list[float]:
+        """First arrival times of the keys that arrived."""
+        return [self.first[key] for key in keys if key in self.first]
 
     @property
     def duplicates(self) -> int:
@@ -423,7 +481,7 @@ async def wait_for_arrivals(
     procs: Processes,
     on_first: Callable[[], None] | None = None,
 ) -> bool:
-    """Poll the log until every id in ``wanted`` arrived (True) or ``timeout`` passed."""
+    """Poll the log until every key in ``wanted`` arrived (True) or ``timeout`` passed."""
     missing = set(wanted) - arrivals.first.keys()
     deadline = time.monotonic() + timeout
     while missing:
@@ -529,10 +587,12 @@ def cpu_text(cores: Mapping[str, float]) -> str:
 @dataclass(frozen=True, slots=True)
 class Drain:
     setup: str  # ceiling, sqlite, postgres
-    events: int  # published (or posted) and meant to be delivered
-    seconds: float
+    webhooks: int  # the event's fan-out: deliveries per event
+    events: int  # published (the ceiling: posts / webhooks)
+    deliveries: int  # meant to arrive: events x webhooks
+    seconds: float  # first → last arrival (the ceiling: the posting loop)
     per_s: float  # arrived / seconds
-    arrived: int  # distinct webhook-ids (lines for the ceiling, whose posts share one id)
+    arrived: int  # distinct (path,) webhook-ids (lines for the ceiling, whose posts share one id)
     duplicates: int
     capped: bool  # publishing or draining hit PHASE_CAP_S: the rate is over what arrived
     cpu: dict[str, float]
@@ -557,10 +617,21 @@ class Latency:
     note: str = ""
 
 
-def emit(measurement: str, result: Drain | Latency, receiver: str) -> None:
-    line = {"bench": "deliver", "measurement": measurement, "receiver": receiver}
-    print(orjson.dumps({**line, **asdict(result)}).decode())
-    sys.stdout.flush()
+Result = Drain | Latency | Retries
+
+
+def emit_line(line: Mapping[str, Any]) -> dict[str, Any]:
+    """Print one JSON line (stdout, flushed: bench/run.py reads them as they come)."""
+    print(orjson.dumps(line).decode(), flush=True)
+    return dict(line)
+
+
+def result_line(scenario: str, result: Result, receiver: str) -> dict[str, Any]:
+    """``{"bench": "deliver", "scenario", "store", "receiver", <the result's fields>}``."""
+    fields = asdict(result)
+    store = fields.pop("setup")
+    return {"bench": "deliver", "scenario": scenario, "store": store, "receiver": receiver,
+            **fields}  # fmt: skip
 
 
 # --- sending: the plain loop, the API client and open-loop scheduling ----------------------
@@ -766,32 +837,41 @@ class Plan:
 
     workdir: Path
     keys: Keys
-    events: int
-    rate: float
-    seconds: float
+    events: int  # per drain of one webhook (plain and retries)
+    fanout_events: int  # per fan-out drain (x FAN_OUT deliveries)
+    rates: tuple[float, ...]
+    seconds: float  # per latency measurement
     client: str
     receiver: ReceiverChoice
 
 
-async def measure_ceiling_drain(plan: Plan) -> Drain:
+async def measure_ceiling_drain(plan: Plan, webhooks: int, events: int) -> Drain:
+    """``events x webhooks`` posts of one body signed once, to the webhooks' paths in turn, from
+    CONCURRENCY tasks; no new post after PHASE_CAP_S (capped: the rate over what was posted)."""
     bodies = SignedBodies()
     body, headers = bodies.request(new_id("evt"))  # signed once: every post is the same
+    total = events * webhooks
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-ceiling-drain", plan.receiver)
+        receiver = await start_receiver(procs, f"receiver-ceiling-drain-{webhooks}", plan.receiver)
+        urls = [receiver.webhook_url(n) for n in range(webhooks)]
         meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": receiver.pids})
-        tickets = iter(range(plan.events))
-        refused = 0
+        tickets = iter(range(total))
+        posted, refused = 0, 0
+        deadline = time.monotonic() + PHASE_CAP_S
 
         async def poster(session: aiohttp.ClientSession) -> None:
-            nonlocal refused
-            for _ in tickets:
-                if not await plain_post(session, receiver.url, body, headers):
+            nonlocal posted, refused
+            for ticket in tickets:
+                if not await plain_post(session, urls[ticket % webhooks], body, headers):
                     refused += 1
+                posted += 1
+                if time.monotonic() > deadline:
+                    return
 
         async with plain_session() as session:
             meter.start()
             started = time.perf_counter()
-            async with asyncio.timeout(PHASE_CAP_S), asyncio.TaskGroup() as group:
+            async with asyncio.timeout(PHASE_CAP_S + 30), asyncio.TaskGroup() as group:
                 for _ in range(CONCURRENCY):
                     group.create_task(poster(session))
             seconds = time.perf_counter() - started
@@ -799,10 +879,11 @@ async def measure_ceiling_drain(plan: Plan) -> Drain:
         procs.stop(receiver.name)  # flushes its log
     arrivals = Arrivals(receiver.log)
     arrivals.read()
-    if arrivals.lines != plan.events or refused:
-        raise BenchError(f"{arrivals.lines} of {plan.events} posts logged, {refused} not 204")
-    return Drain("ceiling", plan.events, round(seconds, 3), round(plan.events / seconds, 1),
-                 arrivals.lines, 0, False, cpu, "posts/s, one body signed once")  # fmt: skip
+    if arrivals.lines != posted or refused:
+        raise BenchError(f"{arrivals.lines} of {posted} posts logged, {refused} not 204")
+    note = f"posts/s, one body signed once, to {webhooks} path(s) in turn"
+    return Drain("ceiling", webhooks, events, total, round(seconds, 3), round(posted / seconds, 1),
+                 posted, 0, posted < total, cpu, note)  # fmt: skip
 
 
 async def publish_many(client: Client, events: int) -> tuple[list[str], bool]:
@@ -828,95 +909,152 @@ async def publish_many(client: Client, events: int) -> tuple[list[str], bool]:
     return ids, len(ids) < events
 
 
-def delivered(ids: Collection[str], arrivals: Arrivals) -> list[float]:
-    """Arrival times of the ids that arrived."""
-    return [arrivals.first[event_id] for event_id in ids if event_id in arrivals.first]
+async def seed(
+    plan: Plan, url: str, receiver: Receiver, webhooks: int, events: int
+) -> tuple[list[str], bool]:
+    """Migrate, create ``webhooks`` webhooks (one path each at the receiver) and publish
+    ``events`` events in this process with no worker running (not timed). The arrival keys
+    expected (one per event and webhook), and whether the publishing cap stopped it."""
+    if webhooks > 1 and not receiver.logs_path:
+        raise BenchError("telling several webhooks apart needs nginx's log of the request path")
+    settings = plan.keys.settings(url, plan.workdir)
+    client = await Client.open(settings, tenant_id=TENANT, migrate=True)
+    try:
+        for n in range(webhooks):
+            await client.create_webhook(url=receiver.webhook_url(n))
+        ids, capped = await publish_many(client, events)
+    finally:
+        await client.close()
+    if not receiver.logs_path:
+        return ids, capped
+    paths = [urlsplit(receiver.webhook_url(n)).path for n in range(webhooks)]
+    return [arrival_key(path, event_id) for path in paths for event_id in ids], capped
 
 
-async def measure_sqlite_drain(plan: Plan) -> Drain:
+async def migrate(plan: Plan, url: str) -> None:
+    """``hookwire migrate`` (what `hookwire api` and `hookwire worker` expect to have run)."""
+    migrated = await asyncio.to_thread(
+        subprocess.run, [HOOKWIRE, "migrate"], env=plan.keys.env(url, plan.workdir),
+        cwd=plan.workdir, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if migrated.returncode != 0:
+        raise BenchError(f"hookwire migrate failed:\n{migrated.stdout}{migrated.stderr}")
+
+
+def start_engine(
+    procs: Processes, plan: Plan, store: StoreName, url: str, port: int, api: bool = False
+) -> dict[str, list[int]]:
+    """hookwire's processes: SQLite one ``hookwire serve`` (API and delivery in one process),
+    PostgreSQL WORKER_PROCESSES ``hookwire worker`` (and ``hookwire api`` with ``api``; the
+    schema must be migrated). Their pids by role, for the CpuMeter."""
+    env = plan.keys.env(url, plan.workdir, port)
+    if store == "sqlite":
+        return {"serve": [procs.start("serve", [HOOKWIRE, "serve"], env).pid]}
+    roles = {"api": [procs.start("api", [HOOKWIRE, "api"], env).pid]} if api else {}
+    for n in range(1, WORKER_PROCESSES + 1):
+        roles[f"worker-{n}"] = [procs.start(f"worker-{n}", [HOOKWIRE, "worker"], env).pid]
+    return roles
+
+
+def database_waits(db: Database | None) -> AbstractAsyncContextManager[WaitSampler | None]:
+    """What our PostgreSQL sessions wait on while the block runs (nothing for SQLite)."""
+    return db.waits() if db is not None else nullcontext(None)
+
+
+async def store_url(plan: Plan, db: Database | None, name: str) -> str:
+    """A fresh database: PostgreSQL recreated, or a new SQLite file in the work directory."""
+    return await db.fresh() if db is not None else f"sqlite:///{plan.workdir / name}.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DrainRun:
+    """What a drain through hookwire's processes saw (the receiver's log, read to the end)."""
+
+    keys: list[str]  # expected arrivals, one per event and webhook
+    events: int
+    arrivals: Arrivals
+    capped: bool  # publishing or waiting for the arrivals hit PHASE_CAP_S
+    cpu: dict[str, float]
+    note: str  # start-up time, and on PostgreSQL what the sessions waited on
+
+
+async def drain_run(
+    plan: Plan,
+    store: StoreName,
+    db: Database | None,
+    webhooks: int,
+    events: int,
+    tally: RetryTally | None = None,
+) -> DrainRun:
+    """Seed a fresh database, start hookwire's processes, wait until every delivery arrived (or
+    the cap); with ``tally`` (retries) the receiver fails FAIL_PERCENT % of requests, and the
+    wait goes on until the failed first attempts were retried (or RETRY_GRACE_S)."""
+    name = f"{store}-drain-{webhooks}" + ("-retries" if tally else "")
+    url = await store_url(plan, db, name)
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-sqlite-drain", plan.receiver)
-        database_url = f"sqlite:///{plan.workdir / 'drain.db'}"
-        settings = plan.keys.settings(database_url, plan.workdir)
-        client = await Client.open(settings, tenant_id=TENANT, migrate=True)
-        try:
-            await client.create_webhook(url=receiver.url)
-            ids, capped = await publish_many(client, plan.events)
-            services = client.services
-            worker = Worker(services.store, services.secrets, services.sender)
-            roles = {"bench (worker + sqlite)": [os.getpid()], "receiver": receiver.pids}
-            meter = CpuMeter(roles)
-            stop = asyncio.Event()
-            cap = asyncio.get_running_loop().call_later(PHASE_CAP_S, stop.set)
-            meter.start()
-            started = time.perf_counter()
-            async with asyncio.timeout(PHASE_CAP_S + 60):  # the cap stops it gracefully first
-                stats = await worker.run(burst=True, stop=stop)
-            seconds = time.perf_counter() - started
-            cpu = meter.stop()
-            cap.cancel()
-        finally:
-            await client.close()
-        procs.stop(receiver.name)
-    arrivals = Arrivals(receiver.log)
-    arrivals.read()
-    times = delivered(ids, arrivals)
-    if not times:
-        raise BenchError("no event reached the receiver")
-    spread = max(times) - min(times)
-    note = (
-        f"timed Worker.run(burst=True): {stats.succeeded} succeeded, {stats.failed} failed; "
-        f"first→last arrival {spread:.1f} s = {len(times) / spread:.0f}/s"
-    )
-    return Drain("sqlite", len(ids), round(seconds, 3), round(len(times) / seconds, 1),
-                 len(times), arrivals.duplicates, capped or stop.is_set(), cpu, note)  # fmt: skip
-
-
-async def measure_postgres_drain(plan: Plan, db: Database) -> Drain:
-    url = await db.fresh()
-    with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-postgres-drain", plan.receiver)
-        client = await Client.open(
-            plan.keys.settings(url, plan.workdir), tenant_id=TENANT, migrate=True
-        )
-        try:
-            await client.create_webhook(url=receiver.url)
-            ids, capped = await publish_many(client, plan.events)
-        finally:
-            await client.close()
-        env = plan.keys.env(url, plan.workdir)
+        fail = FAIL_PERCENT if tally else 0
+        receiver = await start_receiver(procs, f"receiver-{name}", plan.receiver, fail)
+        keys, capped = await seed(plan, url, receiver, webhooks, events)
         spawned = time.time()
-        workers = [
-            procs.start(f"worker-{n}", [HOOKWIRE, "worker"], env)
-            for n in range(1, WORKER_PROCESSES + 1)
-        ]
-        roles = {f"worker-{n}": [w.pid] for n, w in enumerate(workers, 1)}
-        meter = CpuMeter({**roles, "receiver": receiver.pids}, postgres=True)
-        arrivals = Arrivals(receiver.log)
-        async with db.waits() as waits:
-            done = await wait_for_arrivals(arrivals, ids, PHASE_CAP_S, procs, meter.start)
+        roles = start_engine(procs, plan, store, url, free_port())
+        meter = CpuMeter({**roles, "receiver": receiver.pids}, postgres=db is not None)
+        listener = tally.note if tally else None
+        arrivals = Arrivals(receiver.log, receiver.logs_path, listener)
+        async with database_waits(db) as waits:
+            done = await wait_for_arrivals(arrivals, keys, PHASE_CAP_S, procs, meter.start)
             cpu = meter.stop()
-        for name in roles:
-            procs.stop(name)
-        procs.stop(receiver.name)
+            if tally is not None and done:
+                await wait_for_retries(arrivals, tally, RETRY_GRACE_S, procs)
+        procs.stop_all()  # hookwire first, the receiver (flushing its log) last
     arrivals.read()
-    times = delivered(ids, arrivals)
+    times = arrivals.times(keys)
     if not times:
-        raise BenchError("no event reached the receiver")
-    first, last = min(times), max(times)
-    seconds = last - first
+        raise BenchError("no delivery reached the receiver")
+    note = f"{min(times) - spawned:.1f} s from starting {', '.join(roles)} to the first arrival"
+    note += f"; {waits.summary()}" if waits else ""
+    return DrainRun(keys, events, arrivals, capped or not done, cpu, note)
+
+
+async def wait_for_retries(
+    arrivals: Arrivals, tally: RetryTally, timeout: float, procs: Processes
+) -> None:
+    """Poll the log until every failed first attempt was sent again, or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while tally.not_retried() and time.monotonic() < deadline:
+        procs.check_alive()
+        await asyncio.sleep(5 * POLL_S)
+        arrivals.read()
+
+
+async def measure_drain(plan: Plan, store: StoreName, db: Database | None, webhooks: int) -> Drain:
+    """Deliveries/s from the first arrival to the last, over what arrived."""
+    events = plan.events if webhooks == 1 else plan.fanout_events
+    run = await drain_run(plan, store, db, webhooks, events)
+    times = run.arrivals.times(run.keys)
+    seconds = max(max(times) - min(times), 1e-3)
+    return Drain(store, webhooks, run.events, len(run.keys), round(seconds, 3),
+                 round(len(times) / seconds, 1), len(times), run.arrivals.duplicates, run.capped,
+                 run.cpu, f"timed first→last arrival; {run.note}")  # fmt: skip
+
+
+async def measure_retries(
+    plan: Plan, store: StoreName, db: Database | None, plain: Drain | None
+) -> Retries:
+    """Successful first attempts/s while a tenth of them fail and are retried alongside."""
+    tally = RetryTally()
+    run = await drain_run(plan, store, db, 1, plan.events, tally)
     note = (
-        f"timed first→last arrival; {last - spawned:.1f} s from spawning the workers "
-        f"(their start-up {first - spawned:.1f} s); {waits.summary()}"
+        f"waited up to {RETRY_GRACE_S:.0f} s after the last first attempt for the retries; "
+        f"{run.note}"
     )
-    return Drain("postgres", len(ids), round(seconds, 3), round(len(times) / seconds, 1),
-                 len(times), arrivals.duplicates, capped or not done, cpu, note)  # fmt: skip
+    plain_per_s = plain.per_s if plain is not None else None
+    return summarize(store, run.keys, tally, plain_per_s, run.capped, run.cpu, note)
 
 
-async def measure_ceiling_latency(plan: Plan) -> Latency:
+async def measure_ceiling_latency(plan: Plan, rate: float) -> Latency:
     bodies = SignedBodies()
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-ceiling-latency", plan.receiver)
+        receiver = await start_receiver(procs, f"receiver-ceiling-{rate:.0f}", plan.receiver)
         async with plain_session() as session:
 
             async def send(i: int) -> str | None:
@@ -926,7 +1064,7 @@ async def measure_ceiling_latency(plan: Plan) -> Latency:
 
             meter = CpuMeter({"bench (client)": [os.getpid()], "receiver": receiver.pids})
             meter.start()
-            sent = await open_loop(send, plan.rate, plan.seconds, SEND_GRACE_S)
+            sent = await open_loop(send, rate, plan.seconds, SEND_GRACE_S)
             cpu = meter.stop()
         arrivals = Arrivals(receiver.log)
         await wait_for_arrivals(arrivals, sent.scheduled, ARRIVAL_GRACE_S, procs)
@@ -936,7 +1074,13 @@ async def measure_ceiling_latency(plan: Plan) -> Latency:
 
 
 async def latency_through_api(
-    setup: str, base_url: str, receiver: Receiver, procs: Processes, meter: CpuMeter, plan: Plan
+    setup: str,
+    base_url: str,
+    receiver: Receiver,
+    procs: Processes,
+    meter: CpuMeter,
+    plan: Plan,
+    rate: float,
 ) -> Latency:
     """Create the webhook, warm up, publish open-loop over HTTP, join with the receiver's log."""
     arrivals = Arrivals(receiver.log)
@@ -953,9 +1097,9 @@ async def latency_through_api(
         warmup = [event for i in range(WARMUP_EVENTS) if (event := await send(i)) is not None]
         if not await wait_for_arrivals(arrivals, warmup, WARMUP_GRACE_S, procs):
             raise BenchError(f"the warm-up events did not arrive within {WARMUP_GRACE_S:.0f} s")
-        progress(f"{setup}: warmed up; publishing {plan.rate:.0f}/s for {plan.seconds:.0f} s")
+        progress(f"{setup}: warmed up; publishing {rate:.0f}/s for {plan.seconds:.0f} s")
         meter.start()
-        sent = await open_loop(send, plan.rate, plan.seconds, SEND_GRACE_S)
+        sent = await open_loop(send, rate, plan.seconds, SEND_GRACE_S)
         cpu = meter.stop()
     progress(f"{setup}: {len(sent.scheduled)} accepted; waiting for the last arrivals")
     await wait_for_arrivals(arrivals, sent.scheduled, ARRIVAL_GRACE_S, procs)
@@ -964,77 +1108,28 @@ async def latency_through_api(
     return latency_of(setup, plan.client, sent, arrivals, cpu)
 
 
-async def measure_sqlite_latency(plan: Plan) -> Latency:
+async def measure_latency(
+    plan: Plan, store: StoreName, db: Database | None, rate: float
+) -> Latency:
+    """Open loop at ``rate`` through `hookwire serve` (SQLite) or `hookwire api` + workers."""
+    url = await store_url(plan, db, f"latency-{rate:.0f}")
     with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-sqlite-latency", plan.receiver)
+        receiver = await start_receiver(procs, f"receiver-{store}-{rate:.0f}", plan.receiver)
+        if db is not None:
+            await migrate(plan, url)
         port = free_port()
-        env = plan.keys.env(f"sqlite:///{plan.workdir / 'serve.db'}", plan.workdir, port)
-        serve = procs.start("serve", [HOOKWIRE, "serve"], env)
+        roles = start_engine(procs, plan, store, url, port, api=True)
         base_url = f"http://127.0.0.1:{port}"
         await wait_healthy(base_url, procs)
-        progress("sqlite: hookwire serve is up")
-        roles = {"bench (client)": [os.getpid()], "serve": [serve.pid], "receiver": receiver.pids}
-        return await latency_through_api("sqlite", base_url, receiver, procs, CpuMeter(roles), plan)
-
-
-async def measure_postgres_latency(plan: Plan, db: Database) -> Latency:
-    url = await db.fresh()
-    with processes(plan.workdir) as procs:
-        receiver = await start_receiver(procs, "receiver-postgres-latency", plan.receiver)
-        port = free_port()
-        env = plan.keys.env(url, plan.workdir, port)
-        migrated = await asyncio.to_thread(
-            subprocess.run, [HOOKWIRE, "migrate"], env=env, cwd=plan.workdir,
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        if migrated.returncode != 0:
-            raise BenchError(f"hookwire migrate failed:\n{migrated.stdout}{migrated.stderr}")
-        api = procs.start("api", [HOOKWIRE, "api"], env)
-        workers = [
-            procs.start(f"worker-{n}", [HOOKWIRE, "worker"], env)
-            for n in range(1, WORKER_PROCESSES + 1)
-        ]
-        base_url = f"http://127.0.0.1:{port}"
-        await wait_healthy(base_url, procs)
-        progress("postgres: hookwire api is up, workers started")
-        roles = {
-            "bench (client)": [os.getpid()],
-            "api": [api.pid],
-            **{f"worker-{n}": [w.pid] for n, w in enumerate(workers, 1)},
-            "receiver": receiver.pids,
-        }
-        meter = CpuMeter(roles, postgres=True)
-        async with db.waits() as waits:
-            result = await latency_through_api("postgres", base_url, receiver, procs, meter, plan)
-        return dataclasses.replace(result, note=waits.summary())
+        progress(f"{store}: {', '.join(roles)} up")
+        roles = {"bench (client)": [os.getpid()], **roles, "receiver": receiver.pids}
+        meter = CpuMeter(roles, postgres=db is not None)
+        async with database_waits(db) as waits:
+            result = await latency_through_api(store, base_url, receiver, procs, meter, plan, rate)
+        return dataclasses.replace(result, note=waits.summary()) if waits else result
 
 
 # --- the report ----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Results:
-    drains: dict[str, Drain] = field(default_factory=dict)
-    latencies: dict[str, Latency] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    receiver: str = ""  # the receiver's label
-
-
-def _first_line(path: str, key: str) -> str:
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            name, _, value = line.partition(":")
-            if name.strip() == key:
-                return value.strip()
-    return "unknown"
-
-
-def _git(*args: str) -> str:
-    """A read-only git command (no optional locks: the index is never rewritten)."""
-    done = subprocess.run(
-        ["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def cpu_probe_ms(loops: int = 2_000_000) -> float:
@@ -1047,19 +1142,12 @@ def cpu_probe_ms(loops: int = 2_000_000) -> float:
 
 
 def environment(pg: Mapping[str, str] | None) -> dict[str, str]:
-    mem_kib = int(_first_line("/proc/meminfo", "MemTotal").split()[0])
-    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--", "src"):
-        commit += " (src/ has uncommitted changes)"
     found = {
-        "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": (
-            f"nproc {len(os.sched_getaffinity(0))}, {mem_kib / 1024 / 1024:.1f} GiB RAM, "
-            f"{_first_line('/proc/cpuinfo', 'model name')}"
-        ),
-        "git commit": commit,
+        "date (UTC)": report.utc_now(),
+        "machine": report.machine(),
+        "git commit": report.commit(),
         "python": platform.python_version(),
-        "load average at start": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+        "load average at start": report.load_average(),
         "CPU probe": f"a pure-Python loop of 2M additions took {cpu_probe_ms():.0f} ms",
     }
     if pg is not None:
@@ -1070,110 +1158,30 @@ def environment(pg: Mapping[str, str] | None) -> dict[str, str]:
     return found
 
 
-SETUPS: Final = ("sqlite", "postgres", "ceiling")
-
-
-def _number(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _drain_cell(results: Results, setup: str) -> str:
-    if f"drain {setup}" in results.failures:
-        return "failed"
-    drain = results.drains.get(setup)
-    if drain is None:
-        return "-"
-    return _number(drain.per_s, 0) + (" (capped)" if drain.capped else "")
-
-
-def _drain_ratio(results: Results) -> str:
-    ceiling = results.drains.get("ceiling")
-    parts = [
-        f"{store} {results.drains[store].per_s / ceiling.per_s:.2f}"
-        for store in ("sqlite", "postgres")
-        if ceiling and store in results.drains
-    ]
-    return " · ".join(parts) or "-"
-
-
-def _latency_row(results: Results, label: str, pick: Callable[[Latency], float | None]) -> str:
-    cells = []
-    for setup in SETUPS:
-        latency = results.latencies.get(setup)
-        if f"latency {setup}" in results.failures:
-            cells.append("failed")
-        else:
-            cells.append(_number(pick(latency)) if latency else "-")
-    ceiling = results.latencies.get("ceiling")
-    bottom = pick(ceiling) if ceiling else None
-    ratios = []
-    for store in ("sqlite", "postgres"):
-        latency = results.latencies.get(store)
-        top = pick(latency) if latency else None
-        if top is not None and bottom:
-            ratios.append(f"{store} {top / bottom:,.0f}x")
-    return f"| {label} | {' | '.join(cells)} | {' · '.join(ratios) or '-'} |"
-
-
-def _arrived(latency: Latency | None) -> str:
-    if latency is None:
-        return "-"
-    lost = latency.send_errors + latency.unanswered
-    failed = f" (+{lost} sends failed or unanswered)" if lost else ""
-    return f"{latency.arrived}/{latency.sent}{failed}"
-
-
-def figures_table(results: Results, plan: Plan) -> str:
-    drains = " | ".join(_drain_cell(results, setup) for setup in SETUPS)
-    load = f"{plan.rate:.0f}/s for {plan.seconds:.0f} s"
-    arrived = " | ".join(_arrived(results.latencies.get(setup)) for setup in SETUPS)
-    return "\n".join(
-        [
-            "| figure | SQLite | PostgreSQL | ceiling | ratio to ceiling |",
-            "|---|--:|--:|--:|---|",
-            f"| drain, deliveries/s | {drains} | {_drain_ratio(results)} |",
-            _latency_row(results, f"latency p50 ms, open loop {load}", lambda x: x.p50_ms),
-            _latency_row(results, "latency p95 ms", lambda x: x.p95_ms),
-            _latency_row(results, "latency p99 ms", lambda x: x.p99_ms),
-            _latency_row(results, "latency max ms", lambda x: x.max_ms),
-            f"| latency: arrived / accepted | {arrived} | |",
-        ]
-    )
-
-
-def cpu_table(results: Results) -> str:
-    lines = ["| measurement | CPU in cores (of 2) | notes |", "|---|---|---|"]
-    for setup, drain in results.drains.items():
-        lines.append(f"| drain {setup} | {cpu_text(drain.cpu)} | {drain.note} |")
-    for setup, latency in results.latencies.items():
-        lines.append(f"| latency {setup} | {cpu_text(latency.cpu)} | {latency.note} |")
-    return "\n".join(lines)
-
-
-def report(results: Results, env: Mapping[str, str], options: Options, plan: Plan) -> str:
+def render(results: Results, env: Mapping[str, str], options: Options, plan: Plan) -> str:
+    """The markdown written to results-deliver.md: facts, the figures, the details."""
     command = " ".join([".venv/bin/python", "bench/deliver.py", *options.argv])
     facts = [f"- {name}: {value}" for name, value in env.items()]
     facts += [
+        f"- load average at end: {report.load_average()}",
         f"- command: `{command}`",
-        f"- drains: {plan.events} events to 1 webhook; concurrency {CONCURRENCY}, connector "
-        f"limits {CONNECTOR_LIMIT} / {CONNECTOR_LIMIT_PER_HOST} per host; PostgreSQL with "
+        f"- drains: {plan.events} events to 1 webhook, {plan.fanout_events} events to {FAN_OUT} "
+        f"webhooks; concurrency {CONCURRENCY}, connector limits {CONNECTOR_LIMIT} / "
+        f"{CONNECTOR_LIMIT_PER_HOST} per host; SQLite: `hookwire serve`, PostgreSQL: "
         f"{WORKER_PROCESSES} `hookwire worker` processes",
         f"- latency: published over HTTP with {plan.client}, after {WARMUP_EVENTS} warm-up "
         "events; the ceiling posts straight to the receiver on the same schedule",
         f"- receiver: {plan.receiver.label}",
     ]
     sections = [
-        "# hookwire delivery engine: drain throughput and publish→arrival latency",
+        "# hookwire delivery engine: drains, fan-out, retries, publish→arrival latency",
         "\n".join(facts),
-        figures_table(results, plan),
-        "Where the CPU went while measuring, in cores (from /proc; `postgres (all)` is every "
-        "PostgreSQL server process on the machine, `other` the rest of the machine's busy "
-        "time, `steal` what the hypervisor took):",
-        cpu_table(results),
+        report.summary_table(results.lines, plan.rates),
+        "CPU in cores (from /proc; `postgres (all)` is every PostgreSQL server process on the "
+        "machine, `other` the rest of the machine's busy time, `steal` what the hypervisor "
+        "took).",
+        report.details(results.lines),
     ]
-    if results.failures:
-        failed = "\n".join(f"- {name}: {why}" for name, why in results.failures.items())
-        sections.append("Failed measurements:\n\n" + failed)
     return "\n\n".join(sections) + "\n"
 
 
@@ -1183,9 +1191,11 @@ def report(results: Results, env: Mapping[str, str], options: Options, plan: Pla
 @dataclass(frozen=True, slots=True)
 class Options:
     events: int
+    fanout_events: int
     store: str
     quick: bool
-    rate: float
+    rates: tuple[float, ...]
+    scenarios: tuple[str, ...]
     client: str
     pg_url: str
     receiver: str
@@ -1204,14 +1214,35 @@ class Options:
         return QUICK_LATENCY_S if self.quick else LATENCY_S
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = set(names) - set(SCENARIOS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(SCENARIOS)}")
+    return names
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    rates = tuple(float(rate) for rate in text.split(",") if rate.strip())
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError("rates must be positive numbers, comma-separated")
+    return rates
+
+
 def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20000, help="events per drain")
+    parser.add_argument("--events", type=int, default=EVENTS, help="events per drain")
+    parser.add_argument("--fanout-events", type=int, help="events of the fan-out drain "
+                        f"(x{FAN_OUT} deliveries; default: --events)")  # fmt: skip
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument(
         "--quick", action="store_true", help=f"latency for {QUICK_LATENCY_S:.0f} s, not 30"
     )
-    parser.add_argument("--rate", type=float, default=RATE, help="latency: events/s")
+    parser.add_argument(
+        "--rates", type=_rates, default=RATES, help="latency: events/s, e.g. 200,500"
+    )
+    parser.add_argument("--scenarios", type=_names, default=SCENARIOS,
+                        help=f"comma-separated, of {','.join(SCENARIOS)}")  # fmt: skip
     parser.add_argument(
         "--client",
         choices=("aiohttp", "httpx"),
@@ -1227,15 +1258,29 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     raw = tuple(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
-    if args.events < 1 or args.rate <= 0:
-        parser.error("--events and --rate must be positive")
-    return Options(args.events, args.store, args.quick, args.rate, args.client, args.pg_url,
-                   args.receiver, raw)  # fmt: skip
+    fanout_events = args.fanout_events or args.events
+    if args.events < 1 or fanout_events < 1:
+        parser.error("--events and --fanout-events must be positive")
+    return Options(args.events, fanout_events, args.store, args.quick, args.rates, args.scenarios,
+                   args.client, args.pg_url, args.receiver, raw)  # fmt: skip
 
 
-async def phase(results: Results, name: str, measure: Awaitable[Drain | Latency]) -> None:
-    """One measurement; a failure is recorded (its processes are stopped) and the run goes on.
-    Each step inside is capped at PHASE_CAP_S; PHASE_BACKSTOP_S catches anything that hangs."""
+@dataclass(slots=True)
+class Results:
+    receiver: str  # the receiver's label
+    lines: list[dict[str, Any]] = field(default_factory=list)  # as printed
+    plain: dict[str, Drain] = field(default_factory=dict)  # 1-webhook drains, for the retries
+
+    @property
+    def failed(self) -> bool:
+        return any("failed" in line for line in self.lines)
+
+
+async def phase(results: Results, ident: Mapping[str, Any], measure: Awaitable[Result]) -> Any:
+    """One measurement (``ident``: scenario, store and what else names it); a failure is
+    recorded as a JSON line (its processes are stopped) and the run goes on. Each step inside
+    is capped at PHASE_CAP_S; PHASE_BACKSTOP_S catches anything that hangs."""
+    name = " ".join(str(value) for value in ident.values())
     progress(f"{name} ...")
     started = time.monotonic()
     try:
@@ -1245,29 +1290,51 @@ async def phase(results: Results, name: str, measure: Awaitable[Drain | Latency]
         if isinstance(exc, TimeoutError):
             exc = BenchError(f"the phase took more than {PHASE_BACKSTOP_S:.0f} s")
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        results.failures[name] = reason
+        results.lines.append(emit_line({"bench": "deliver", **ident, "failed": reason}))
         progress(f"{name} FAILED: {reason}")
-        return
-    kind, setup = name.split(" ", 1)
-    if isinstance(result, Drain):
-        results.drains[setup] = result
-    else:
-        results.latencies[setup] = result
-    emit(kind, result, results.receiver)
+        return None
+    results.lines.append(emit_line(result_line(ident["scenario"], result, results.receiver)))
     progress(f"{name} done in {time.monotonic() - started:.0f} s")
+    return result
 
 
-async def measure_all(plan: Plan, options: Options, db: Database | None, results: Results) -> None:
-    await phase(results, "drain ceiling", measure_ceiling_drain(plan))
-    if "sqlite" in options.stores:
-        await phase(results, "drain sqlite", measure_sqlite_drain(plan))
-    if db is not None:
-        await phase(results, "drain postgres", measure_postgres_drain(plan, db))
-    await phase(results, "latency ceiling", measure_ceiling_latency(plan))
-    if "sqlite" in options.stores:
-        await phase(results, "latency sqlite", measure_sqlite_latency(plan))
-    if db is not None:
-        await phase(results, "latency postgres", measure_postgres_latency(plan, db))
+async def measure_drains(plan: Plan, options: Options, db: Database | None, r: Results) -> None:
+    """The plain drains (1 webhook; also when only the retries are asked for: they are the
+    retries' reference), then the fan-out drains."""
+    stores = options.stores
+    if {"drain", "retries"} & set(options.scenarios):
+        await phase(r, {"scenario": "drain", "store": "ceiling", "webhooks": 1},
+                    measure_ceiling_drain(plan, 1, plan.events))  # fmt: skip
+        for store in stores:
+            ident = {"scenario": "drain", "store": store, "webhooks": 1}
+            drain = await phase(r, ident, measure_drain(plan, store, store_db(store, db), 1))
+            if isinstance(drain, Drain):
+                r.plain[store] = drain
+    if "fanout" in options.scenarios:
+        await phase(r, {"scenario": "drain", "store": "ceiling", "webhooks": FAN_OUT},
+                    measure_ceiling_drain(plan, FAN_OUT, plan.fanout_events))  # fmt: skip
+        for store in stores:
+            ident = {"scenario": "drain", "store": store, "webhooks": FAN_OUT}
+            await phase(r, ident, measure_drain(plan, store, store_db(store, db), FAN_OUT))
+
+
+def store_db(store: StoreName, db: Database | None) -> Database | None:
+    return db if store == "postgres" else None
+
+
+async def measure_all(plan: Plan, options: Options, db: Database | None, r: Results) -> None:
+    await measure_drains(plan, options, db, r)
+    if "retries" in options.scenarios:
+        for store in options.stores:
+            measure = measure_retries(plan, store, store_db(store, db), r.plain.get(store))
+            await phase(r, {"scenario": "retries", "store": store}, measure)
+    if "latency" in options.scenarios:
+        for rate in plan.rates:
+            await phase(r, {"scenario": "latency", "store": "ceiling", "rate": rate},
+                        measure_ceiling_latency(plan, rate))  # fmt: skip
+            for store in options.stores:
+                ident = {"scenario": "latency", "store": store, "rate": rate}
+                await phase(r, ident, measure_latency(plan, store, store_db(store, db), rate))
 
 
 async def run(options: Options) -> Results:
@@ -1283,14 +1350,14 @@ async def run(options: Options) -> Results:
     results = Results(receiver=receiver.label)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw_bench_deliver_") as tmp:
-        plan = Plan(Path(tmp), Keys(), options.events, options.rate, options.latency_seconds,
-                    options.client, receiver)  # fmt: skip
+        plan = Plan(Path(tmp), Keys(), options.events, options.fanout_events, options.rates,
+                    options.latency_seconds, options.client, receiver)  # fmt: skip
         try:
             await measure_all(plan, options, db, results)
         finally:
             if db is not None:
                 await db.drop()
-    section = report(results, env, options, plan)
+    section = render(results, env, options, plan)
     print("\n" + section, flush=True)
     RESULTS_FILE.write_text(section, encoding="utf-8")
     progress(
@@ -1305,7 +1372,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress("interrupted; child processes stopped and the benchmark database dropped")
         raise SystemExit(130) from None
-    if results.failures:
+    if results.failed:
         raise SystemExit(1)
 
 

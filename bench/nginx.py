@@ -1,11 +1,17 @@
 """nginx as the benchmarks' webhook receiver: Debian's package, on loopback, answering 204.
 
-    .venv/bin/python bench/nginx.py      # installs nginx if missing, starts it, self-test
+    .venv/bin/python bench/nginx.py [10]  # installs nginx if missing, starts it, self-test
+                                          # (with 10 % of requests answered 500)
 
 nginx answers ``204 No Content`` to every request (the body is read and discarded, so
-keep-alive holds) and logs one line per request, ``$msec\\t$http_webhook_id``: the same
-``<arrival time>\\t<webhook-id>`` format as bench/receiver.py (``-`` when the header is
-missing), with millisecond resolution. The access log is buffered (64 KiB, flushed every
+keep-alive holds) and logs one line per request, ``$msec\\t$http_webhook_id\\t$status\\t
+$request_uri``: bench/receiver.py's ``<arrival time>\\t<webhook-id>`` (``-`` when the header is
+missing), with millisecond resolution, then the status answered and the path, so that several
+webhooks pointing at one receiver (``/hooks/w01``, ``/hooks/w02``, ...) can be told apart. The
+*failing* variant (``fail_percent`` > 0) answers ``500`` to that share of requests, chosen at
+random per request (``split_clients`` on ``$request_id``, so a retry is an independent draw),
+with a short body so that keep-alive holds (nginx closes the connection after its own error
+pages). The access log is buffered (64 KiB, flushed every
 100 ms, and at shutdown), so a reader that polls it sees an arrival up to ~100 ms late: wait
 for the lines you expect, or stop nginx, before reading the log for the last time.
 
@@ -28,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,34 +85,40 @@ def _has_candidate(package: str) -> bool:
     return False
 
 
-def install() -> str:
-    """``apt-get update`` (once per process), then install the first candidate package that
-    exists; the binary's path. Raises NginxUnavailable."""
+def install_package(candidates: Sequence[str], found: Callable[[], str | None]) -> str:
+    """``apt-get update`` (once per process), then install the first of ``candidates`` that
+    exists; ``found()`` (the binary's path) afterwards. Raises NginxUnavailable."""
     global _apt_updated
+    wanted = ", ".join(candidates)
     if os.geteuid() != 0:
-        raise NginxUnavailable("nginx is not installed and installing it needs root")
+        raise NginxUnavailable(f"{wanted} is not installed and installing it needs root")
     if shutil.which("apt-get") is None:
-        raise NginxUnavailable("nginx is not installed and there is no apt-get")
+        raise NginxUnavailable(f"{wanted} is not installed and there is no apt-get")
     try:
         if not _apt_updated:
-            print("[nginx] apt-get update ...", file=sys.stderr, flush=True)
+            print("[apt] apt-get update ...", file=sys.stderr, flush=True)
             updated = _apt("update")
             if updated.returncode != 0:
                 raise NginxUnavailable(f"apt-get update failed: {updated.stderr.strip()[-500:]}")
             _apt_updated = True
-        for package in CANDIDATES:
+        for package in candidates:
             if not _has_candidate(package):
                 continue
-            print(f"[nginx] apt-get install -y {package} ...", file=sys.stderr, flush=True)
+            print(f"[apt] apt-get install -y {package} ...", file=sys.stderr, flush=True)
             done = _apt("install", "-y", "--no-install-recommends", package)
-            binary = find()
+            binary = found()
             if done.returncode == 0 and binary is not None:
                 return binary
-            print(f"[nginx] installing {package} failed: {done.stderr.strip()[-500:]}",
+            print(f"[apt] installing {package} failed: {done.stderr.strip()[-500:]}",
                   file=sys.stderr, flush=True)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NginxUnavailable(f"installing nginx failed: {exc}") from exc
-    raise NginxUnavailable(f"none of {', '.join(CANDIDATES)} could be installed")
+        raise NginxUnavailable(f"installing {wanted} failed: {exc}") from exc
+    raise NginxUnavailable(f"none of {wanted} could be installed")
+
+
+def install() -> str:
+    """nginx from Debian's packages; the binary's path. Raises NginxUnavailable."""
+    return install_package(CANDIDATES, find)
 
 
 def find_or_install() -> str:
@@ -122,10 +134,15 @@ def version(binary: str) -> str:
     return f"nginx {rest.split()[0]}" if rest else "nginx"
 
 
-def config(prefix: Path, port: int, log: Path) -> str:
-    """The configuration: one worker, 204 to everything on 127.0.0.1:<port>, a buffered log."""
+def config(prefix: Path, port: int, log: Path, fail_percent: int = 0) -> str:
+    """The configuration: one worker, 204 to everything on 127.0.0.1:<port> (500 to
+    ``fail_percent`` % of requests, drawn per request), a buffered log."""
     temp = {name: prefix / "temp" / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     user = "user root;\n" if os.geteuid() == 0 else ""  # the worker can enter the 0700 prefix
+    split, fail = "", ""
+    if fail_percent > 0:
+        split = f'split_clients "${{request_id}}" $bench_fail {{ {fail_percent}% 1; * 0; }}'
+        fail = 'if ($bench_fail) { return 500 "failing on purpose\\n"; }'
     return f"""\
 {user}daemon off;
 master_process on;
@@ -136,7 +153,8 @@ events {{
     worker_connections 4096;
 }}
 http {{
-    log_format bench '$msec\\t$http_webhook_id';
+    log_format bench '$msec\\t$http_webhook_id\\t$status\\t$request_uri';
+    {split}
     access_log {log} bench buffer=64k flush=100ms;
     client_body_temp_path {temp["body"]};
     proxy_temp_path {temp["proxy"]};
@@ -151,6 +169,7 @@ http {{
         location / {{
             client_max_body_size 10m;
             client_body_buffer_size 64k;
+            {fail}
             return 204;
         }}
     }}
@@ -191,13 +210,15 @@ class Launch:
     prefix: Path
 
 
-def prepare(binary: str, prefix: Path, log: Path, port: int | None = None) -> Launch:
+def prepare(
+    binary: str, prefix: Path, log: Path, port: int | None = None, fail_percent: int = 0
+) -> Launch:
     """Write the configuration into ``prefix`` (created) and check it with ``nginx -t``."""
     port = port or free_port()
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(config(prefix, port, log), encoding="utf-8")
+    conf.write_text(config(prefix, port, log, fail_percent), encoding="utf-8")
     argv = [binary, "-e", str(prefix / "error.log"), "-p", f"{prefix}/", "-c", str(conf)]
     tested = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, timeout=30,
                             check=False)  # fmt: skip
@@ -244,7 +265,7 @@ class Running:
 
 
 @contextmanager
-def running(log: Path | None = None) -> Iterator[Running]:
+def running(log: Path | None = None, fail_percent: int = 0) -> Iterator[Running]:
     """nginx started in a temporary prefix; stopped (and its log flushed) at exit. The log is
     ``log`` if given (truncated first), else a file in the temporary prefix."""
     binary = find_or_install()
@@ -252,7 +273,7 @@ def running(log: Path | None = None) -> Iterator[Running]:
         prefix = Path(tmp)
         log = log or prefix / "arrivals.tsv"
         log.unlink(missing_ok=True)
-        launch = prepare(binary, prefix, log)
+        launch = prepare(binary, prefix, log, fail_percent=fail_percent)
         with (prefix / "nginx.out").open("wb") as out:
             process = subprocess.Popen(launch.argv, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -268,13 +289,15 @@ def running(log: Path | None = None) -> Iterator[Running]:
             stop(process)
 
 
-async def self_test(url: str, log: Path, requests: int = 2000) -> None:
-    """POSTs with a 1 KiB body over one keep-alive aiohttp session: all 204, all logged, one
-    connection."""
+async def self_test(url: str, log: Path, requests: int = 2000, fail_percent: int = 0) -> None:
+    """POSTs with a 1 KiB body over one keep-alive aiohttp session to two paths: all answered
+    (204, or 500 for about ``fail_percent`` % of them), all logged with their status and path,
+    one connection."""
     import aiohttp
 
     body = b"x" * 1024
     connections = 0
+    answered: dict[str, int] = {}
 
     async def on_connection_create_end(*_: object) -> None:
         nonlocal connections
@@ -286,28 +309,40 @@ async def self_test(url: str, log: Path, requests: int = 2000) -> None:
     async with aiohttp.ClientSession(connector=connector, trace_configs=[trace]) as session:
         for i in range(requests):
             headers = {"webhook-id": f"msg_{i:06d}", "content-type": "application/json"}
-            async with session.post(url, data=body, headers=headers) as answer:
-                if answer.status != 204:
-                    raise SystemExit(f"request {i}: {answer.status}")
+            async with session.post(f"{url}/w{i % 2}", data=body, headers=headers) as answer:
+                answered[f"msg_{i:06d}"] = answer.status
                 await answer.read()
         missing_id = await session.post(url, data=body)
         missing_id.release()
     await asyncio.sleep(3 * FLUSH_S)
-    lines = log.read_text().splitlines()
-    ids = {line.partition("\t")[2] for line in lines}
-    expected = {f"msg_{i:06d}" for i in range(requests)} | {"-"}
-    if len(lines) != requests + 1 or ids != expected:
-        raise SystemExit(f"{len(lines)} lines logged for {requests + 1} requests")
+    check_log(log, answered)
     if connections != 1:
         raise SystemExit(f"keep-alive broken: {connections} connections for {requests + 1}")
-    print(f"ok: {requests + 1} POSTs of 1 KiB answered 204 over one connection, all logged")
+    failed = sum(status == 500 for status in answered.values())
+    if (fail_percent == 0 and failed) or abs(failed - requests * fail_percent / 100) > 0.4 * (
+        requests * fail_percent / 100
+    ):
+        raise SystemExit(f"{failed} of {requests} answered 500, {fail_percent} % expected")
+    print(f"ok: {requests + 1} POSTs of 1 KiB over one connection, {failed} answered 500, "
+          "all logged with status and path")  # fmt: skip
+
+
+def check_log(log: Path, answered: dict[str, int]) -> None:
+    """Every request logged once, with the status it got and its path."""
+    lines = [line.split("\t") for line in log.read_text().splitlines()]
     print(f"first line: {lines[0]!r}")
+    logged = {fields[1]: (int(fields[2]), fields[3]) for fields in lines}
+    expected = {key: (status, f"/hooks/w{int(key[4:]) % 2}") for key, status in answered.items()}
+    expected["-"] = (204, "/hooks")
+    if len(lines) != len(answered) + 1 or logged != expected:
+        raise SystemExit(f"{len(lines)} lines logged for {len(answered) + 1} requests, or wrong")
 
 
 def main() -> None:
-    with running() as nginx:
+    fail_percent = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    with running(fail_percent=fail_percent) as nginx:
         print(f"{nginx.label} on {nginx.url}, pids {nginx.pids}, log {nginx.log}")
-        asyncio.run(self_test(nginx.url, nginx.log))
+        asyncio.run(self_test(nginx.url, nginx.log, fail_percent=fail_percent))
 
 
 if __name__ == "__main__":
