@@ -13,9 +13,11 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
+from hookwire.domain.principal import Principal
 from hookwire.services.container import Services
 from hookwire.settings import Settings
-from hookwire.store.base import Store
+from hookwire.store.base import DeliveryQuery, Store
+from hookwire.store.postgres import PostgresStore
 from hookwire.timeutil import utcnow
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
@@ -381,3 +383,33 @@ async def test_the_worker_rides_out_a_database_outage(
             stop.set()
             await asyncio.wait_for(running, 30)
     assert worker.stats.succeeded == 1
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+async def test_two_workers_settle_a_fan_out_without_deadlocks(
+    api: Api, services: Services, database_url: str, sender: Sender
+) -> None:
+    """Two workers (two pools) settle batches that touch the same ten webhooks: each batch
+    updates every webhook's counters, so they must take those row locks in one order."""
+    second = PostgresStore(database_url)
+    await second.open()
+    try:
+        async with receivers.receiver() as target:
+            for _ in range(10):
+                await api.create(url=target.url)
+            for _ in range(60):
+                await publish(api)
+            config = WorkerConfig(batch_size=40, poll_interval_s=0.05, shutdown_grace_s=5)
+            workers = [
+                Worker(store, services.secrets, sender, config)
+                for store in (services.store, second)
+            ]
+            async with asyncio.timeout(60):
+                await asyncio.gather(*(w.run(burst=True) for w in workers))
+    finally:
+        await second.close()
+    assert sum(w.stats.claimed for w in workers) == 600
+    assert sum(w.stats.succeeded for w in workers) == 600
+    assert len(target.received) == 600  # nothing sent twice after a failed settle
+    left = await services.store.list_deliveries(Principal("acme"), DeliveryQuery(limit=1000))
+    assert {d.status for d in left} == {"succeeded"}

@@ -205,11 +205,13 @@ def update_params(webhook: Webhook, expected_version: int, pause: str | None) ->
 
 
 def by_webhook(settlements: Sequence[Settlement]) -> dict[str, list[Settlement]]:
-    """Settlements grouped by webhook, in the order given."""
+    """Settlements grouped by webhook, the groups in webhook id order: settling updates each
+    webhook's row, and two workers that lock the same webhooks in different orders deadlock
+    (PostgreSQL aborts one of them after deadlock_timeout, and its attempts are sent again)."""
     groups: dict[str, list[Settlement]] = {}
     for settlement in settlements:
         groups.setdefault(settlement.job.webhook.id, []).append(settlement)
-    return groups
+    return dict(sorted(groups.items()))
 
 
 def tally_params(group: Sequence[Settlement]) -> tuple[Tally, dict[str, Any]]:
