@@ -368,6 +368,13 @@ class Receiver:
     pids: list[int]  # for CPU accounting: nginx's master and worker, or the Python process
     logs_path: bool  # the log has the status and path (nginx): webhooks can be told apart
 
+    @property
+    def clock_offset_s(self) -> float:
+        """What to add to a logged time for an unbiased arrival time: nginx's ``$msec`` is
+        truncated to the millisecond (the arrival is on average 0.5 ms later); the Python
+        receiver logs microseconds."""
+        return 0.0005 if self.logs_path else 0.0
+
     def webhook_url(self, n: int) -> str:
         """The URL of the n-th webhook (from 0): ``/hooks/w01``, ``/hooks/w02``, ..."""
         return f"{self.url}/w{n + 1:02d}"
@@ -425,14 +432,22 @@ class Arrivals:
     A key is the webhook-id, or with ``by_path`` the request path and the webhook-id
     (:func:`arrival_key`): with several webhooks, one event arrives once per webhook with the
     same webhook-id, each at its webhook's path. ``listener(key, time, status)`` sees every
-    request. Both receivers buffer their log (nginx flushes every 100 ms, the Python one every
+    request. ``offset_s`` is added to every time read (see Receiver.clock_offset_s). Both
+    receivers buffer their log (nginx flushes every 100 ms, the Python one every
     0.5 s, both at exit): poll until the keys wanted are in (``wait_for_arrivals``), or stop the
     receiver and wait for it to exit, before the last read."""
 
-    def __init__(self, path: Path, by_path: bool = False, listener: Listener | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        by_path: bool = False,
+        listener: Listener | None = None,
+        offset_s: float = 0.0,
+    ) -> None:
         self.path = path
         self.by_path = by_path
         self.listener = listener
+        self.offset_s = offset_s  # added to every logged time (Receiver.clock_offset_s)
         self.offset = 0
         self.partial = ""
         self.first: dict[str, float] = {}
@@ -463,7 +478,7 @@ class Arrivals:
         fields = line.split("\t")
         status = int(fields[2]) if len(fields) > 2 else 204
         key = arrival_key(fields[3], fields[1]) if self.by_path and len(fields) > 3 else fields[1]
-        return key, float(fields[0]), status
+        return key, float(fields[0]) + self.offset_s, status
 
     def times(self, keys: Collection[str]) -> list[float]:
         """First arrival times of the keys that arrived."""
@@ -1066,7 +1081,7 @@ async def measure_ceiling_latency(plan: Plan, rate: float) -> Latency:
             meter.start()
             sent = await open_loop(send, rate, plan.seconds, SEND_GRACE_S)
             cpu = meter.stop()
-        arrivals = Arrivals(receiver.log)
+        arrivals = Arrivals(receiver.log, offset_s=receiver.clock_offset_s)
         await wait_for_arrivals(arrivals, sent.scheduled, ARRIVAL_GRACE_S, procs)
         procs.stop(receiver.name)
     arrivals.read()
@@ -1083,7 +1098,7 @@ async def latency_through_api(
     rate: float,
 ) -> Latency:
     """Create the webhook, warm up, publish open-loop over HTTP, join with the receiver's log."""
-    arrivals = Arrivals(receiver.log)
+    arrivals = Arrivals(receiver.log, offset_s=receiver.clock_offset_s)
     async with api_client(plan.client, base_url, plan.keys.token()) as post:
         status, _ = await post(WEBHOOKS_PATH, orjson.dumps({"url": receiver.url}))
         if status != 201:
