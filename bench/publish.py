@@ -53,6 +53,7 @@ from hookwire.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
 from bench.database import ThrowawayDatabase
+from bench.report import first_value
 
 StoreName = Literal["sqlite", "postgres"]
 
@@ -578,15 +579,6 @@ async def measure_postgres(database: Postgres, events: int, cap_s: float) -> lis
 # --- the environment, the tables, RESULTS.md ---------------------------------------------
 
 
-def _first(path: str, key: str) -> str:
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            name, _, value = line.partition(":")
-            if name.strip() == key:
-                return value.strip()
-    return "unknown"
-
-
 def _git(*args: str) -> subprocess.CompletedProcess[str]:
     """A read-only git command (no optional locks: never rewrites the index)."""
     return subprocess.run(
@@ -600,14 +592,14 @@ def load_average() -> str:
 
 
 def environment(pg: dict[str, str] | None) -> dict[str, str]:
-    mem_kib = int(_first("/proc/meminfo", "MemTotal").split()[0])
+    mem_kib = int(first_value("/proc/meminfo", "MemTotal").split()[0])
     commit = _git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
     changed = _git("diff", "--quiet", "HEAD", "--", "src").returncode != 0
     found = {
         "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": (
             f"nproc {len(os.sched_getaffinity(0))}, {mem_kib / 1024 / 1024:.1f} GiB RAM, "
-            f"{_first('/proc/cpuinfo', 'model name')}"
+            f"{first_value('/proc/cpuinfo', 'model name')}"
         ),
         "git commit": commit + (" (src/ has uncommitted changes)" if changed else ""),
         "load average at start": load_average(),

@@ -29,7 +29,8 @@ Line = Mapping[str, Any]
 # --- the machine and the tree --------------------------------------------------------------
 
 
-def _first_value(path: str, key: str) -> str:
+def first_value(path: str, key: str) -> str:
+    """The value of the first `key: value` line of a /proc-style file."""
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             name, _, value = line.partition(":")
@@ -53,9 +54,9 @@ def commit() -> str:
 
 def machine() -> str:
     """CPU model, cores this process may use, RAM."""
-    mem_gib = int(_first_value("/proc/meminfo", "MemTotal").split()[0]) / 1024 / 1024
+    mem_gib = int(first_value("/proc/meminfo", "MemTotal").split()[0]) / 1024 / 1024
     cores = len(os.sched_getaffinity(0))
-    return f"{_first_value('/proc/cpuinfo', 'model name')}, {cores} cores, {mem_gib:.1f} GiB RAM"
+    return f"{first_value('/proc/cpuinfo', 'model name')}, {cores} cores, {mem_gib:.1f} GiB RAM"
 
 
 def load_average() -> str:
