@@ -1166,10 +1166,7 @@ def environment(pg: Mapping[str, str] | None) -> dict[str, str]:
         "CPU probe": f"a pure-Python loop of 2M additions took {cpu_probe_ms():.0f} ms",
     }
     if pg is not None:
-        found["postgresql"] = (
-            f"{pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, "
-            f"fsync={pg['fsync']}, shared_buffers={pg['shared_buffers']}"
-        )
+        found["postgresql"] = report.postgres_settings(pg)
     return found
 
 

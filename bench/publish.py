@@ -21,12 +21,10 @@ import importlib
 import itertools
 import json
 import math
-import os
 import platform
 import secrets
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,8 +50,8 @@ from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
+from bench import report as facts_of
 from bench.database import ThrowawayDatabase
-from bench.report import first_value
 
 StoreName = Literal["sqlite", "postgres"]
 
@@ -579,38 +577,17 @@ async def measure_postgres(database: Postgres, events: int, cap_s: float) -> lis
 # --- the environment, the tables, RESULTS.md ---------------------------------------------
 
 
-def _git(*args: str) -> subprocess.CompletedProcess[str]:
-    """A read-only git command (no optional locks: never rewrites the index)."""
-    return subprocess.run(
-        ["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-
-
-def load_average() -> str:
-    """1, 5 and 15 minute load averages (at the end they include this benchmark's own load)."""
-    return " ".join(f"{load:.2f}" for load in os.getloadavg())
-
-
 def environment(pg: dict[str, str] | None) -> dict[str, str]:
-    mem_kib = int(first_value("/proc/meminfo", "MemTotal").split()[0])
-    commit = _git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
-    changed = _git("diff", "--quiet", "HEAD", "--", "src").returncode != 0
     found = {
-        "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": (
-            f"nproc {len(os.sched_getaffinity(0))}, {mem_kib / 1024 / 1024:.1f} GiB RAM, "
-            f"{first_value('/proc/cpuinfo', 'model name')}"
-        ),
-        "git commit": commit + (" (src/ has uncommitted changes)" if changed else ""),
-        "load average at start": load_average(),
+        "date (UTC)": facts_of.utc_now(),
+        "machine": facts_of.machine(),
+        "git commit": facts_of.commit(),
+        "load average at start": facts_of.load_average(),
         "python": platform.python_version(),
         "sqlite": f"{sqlite3.sqlite_version}, journal_mode=WAL, synchronous=NORMAL",
     }
     if pg is not None:
-        found["postgresql"] = (
-            f"{pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, "
-            f"fsync={pg['fsync']}, shared_buffers={pg['shared_buffers']}"
-        )
+        found["postgresql"] = facts_of.postgres_settings(pg)
     return found
 
 
@@ -704,7 +681,7 @@ def breakdown_table(results: Sequence[Result]) -> str:
 def report(results: Sequence[Result], env: dict[str, str], options: Options, body_size: int) -> str:
     """The markdown section printed at the end and appended to RESULTS.md."""
     facts = [f"- {name}: {value}" for name, value in env.items()]
-    facts.append(f"- load average at end: {load_average()}")
+    facts.append(f"- load average at end: {facts_of.load_average()}")
     facts.append(
         f"- per measurement: {options.events} events after {WARMUP} warm-up publishes, "
         f"{CONCURRENCY} concurrent tasks; pure functions {PURE_RUNS:,} runs; cap "

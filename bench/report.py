@@ -67,6 +67,14 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def postgres_settings(pg: Mapping[str, str]) -> str:
+    """The server settings that decide what a commit costs, as found (never changed)."""
+    return (
+        f"{pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, "
+        f"fsync={pg['fsync']}, shared_buffers={pg['shared_buffers']}"
+    )
+
+
 # --- finding lines ------------------------------------------------------------------------
 
 
