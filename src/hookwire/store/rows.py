@@ -83,8 +83,8 @@ def candidate_from_row(row: Mapping[str, Any]) -> Candidate:
     """A fan-out candidate from the ``fanout_webhooks`` columns (decoded)."""
     values = {name: row[name] for name in CANDIDATE_COLUMNS}
     values["event_types"] = tuple(values["event_types"])
-    values["enabled"] = bool(values["enabled"])
-    values["is_deleted"] = bool(values["is_deleted"])
+    for name in WEBHOOKS.bool:
+        values[name] = bool(values[name])
     return Candidate(**values)
 
 
@@ -106,7 +106,7 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
 
 
 def delivery_to_row(delivery: Delivery) -> dict[str, Any]:
-    return {f.name: getattr(delivery, f.name) for f in dataclasses.fields(Delivery)}
+    return _shallow(delivery)
 
 
 def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def claim_from_row(row: Mapping[str, Any]) -> Claim:
 
 
 def attempt_to_row(attempt: Attempt) -> dict[str, Any]:
-    row = {f.name: getattr(attempt, f.name) for f in dataclasses.fields(Attempt)}
+    row = _shallow(attempt)
     row["request_headers"] = dict(attempt.request_headers)
     row["response_headers"] = dict(attempt.response_headers)
     return row
