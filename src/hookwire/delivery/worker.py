@@ -26,16 +26,16 @@ from hookwire.domain.retry import JITTER, backoff_ms
 from hookwire.errors import HookwireError
 from hookwire.ids import new_id
 from hookwire.secrets import SecretStore
+from hookwire.secrets.cache import SecretCache
 from hookwire.services import announcements
 from hookwire.signing.base import Message
 from hookwire.signing.registry import get_scheme
 from hookwire.store.base import Job, Settlement, Store
-from hookwire.timeutil import parse_iso, utcnow
+from hookwire.timeutil import utcnow
 from hookwire.version import VERSION
 
 log = logging.getLogger("hookwire.worker")
 USER_AGENT: Final = f"hookwire/{VERSION}"
-SECRET_CACHE_SIZE: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,31 +51,6 @@ class WorkerStats:
     claimed: int = 0
     succeeded: int = 0
     failed: int = 0  # attempts that did not succeed (they may be retried)
-
-
-class SecretCache:
-    """Signing secrets by (vault path, fingerprint): a rotation changes the fingerprint, so a
-    cached entry never outlives its secret. The previous secret signs too until it expires."""
-
-    def __init__(self, secrets: SecretStore) -> None:
-        self.secrets = secrets
-        self._documents: dict[tuple[str, str], dict[str, str]] = {}
-
-    async def signing_secrets(self, vault_path: str, fingerprint: str, now: datetime) -> list[str]:
-        key = (vault_path, fingerprint)
-        document = self._documents.get(key)
-        if document is None:
-            document = await self.secrets.get(vault_path) or {}
-            if len(self._documents) >= SECRET_CACHE_SIZE:
-                self._documents.clear()
-            self._documents[key] = document
-        if "current" not in document:
-            raise HookwireError(f"no secret at {vault_path}")
-        found = [document["current"]]
-        expires = document.get("previous_expires_at")
-        if "previous" in document and expires and parse_iso(expires) > now:
-            found.append(document["previous"])
-        return found
 
 
 def signed_headers(job: Job, secrets: list[str], now: datetime) -> dict[str, str]:
@@ -96,7 +71,7 @@ async def send_once(
 ) -> tuple[Attempt, outcomes.Outcome]:
     """Sign and send one delivery now: the attempt as logged, and what its answer means."""
     webhook = job.webhook
-    signing = await secrets.signing_secrets(webhook.vault_path, webhook.secret_fingerprint, now)
+    signing = await secrets.in_force(webhook.vault_path, webhook.secret_fingerprint, now)
     headers = signed_headers(job, signing, now)
     timeout_s = webhook.retry_policy.timeout_ms / 1000
     response = await sender.post(webhook.url, headers, job.delivery.body, timeout_s)

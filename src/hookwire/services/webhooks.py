@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from hookwire.delivery.sender import Sender
-from hookwire.delivery.worker import SecretCache, send_once
+from hookwire.delivery.worker import send_once
 from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
 from hookwire.domain.delivery import Delivery
@@ -32,6 +32,7 @@ from hookwire.errors import (
 )
 from hookwire.ids import new_id
 from hookwire.secrets import SecretStore
+from hookwire.secrets.cache import SecretCache
 from hookwire.services.announcements import announce
 from hookwire.services.paging import Page, paged
 from hookwire.services.targets import Resolver, check_target, resolve
