@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from hookwire.errors import ConfigurationError, SignatureInvalid
 from hookwire.signing.base import Message
 from hookwire.signing.keys import ALL_SCHEMES, ED25519, STANDARD, public_key, secret_problem
-from hookwire.signing.registry import SCHEMES, get_scheme
+from hookwire.signing.registry import SCHEMES, get_scheme, scheme_for
 
 NOW = 1_700_000_000
 BODY = b'{"id":"evt_1","type":"test.event","data":{"n":1}}'
@@ -26,7 +26,7 @@ NAMES = sorted(SCHEMES)
 TIMESTAMPED = sorted({STANDARD, ED25519, "stripe", "slack"})
 MULTI = {STANDARD, ED25519, "stripe"}
 IDS = {STANDARD: "msg_1", ED25519: "msg_1", "github": "msg_1", "shopify": "msg_1"}
-IDS |= {"stripe": "evt_1", "kombo": "", "slack": ""}
+IDS |= {"stripe": "evt_1", "kombo": "", "slack": "", "hmac-sha256": ""}
 HEADERS = {
     STANDARD: {"webhook-id", "webhook-timestamp", "webhook-signature"},
     ED25519: {"webhook-id", "webhook-timestamp", "webhook-signature"},
@@ -35,6 +35,7 @@ HEADERS = {
     "stripe": {"Stripe-Signature"},
     "slack": {"X-Slack-Request-Timestamp", "X-Slack-Signature"},
     "shopify": {"X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id"},
+    "hmac-sha256": {"X-Signature"},
 }
 OPTIONAL = {"X-GitHub-Delivery", "X-Shopify-Webhook-Id"}  # delivery ids, not signed
 REQUIRED = [(name, h) for name in NAMES for h in sorted(HEADERS[name] - OPTIONAL)]
@@ -120,7 +121,7 @@ def test_header_lookup_ignores_case(name: str) -> None:
         assert got.id == IDS[name]
 
 
-@pytest.mark.parametrize("name", ["kombo", "github", "shopify"])
+@pytest.mark.parametrize("name", ["kombo", "github", "shopify", "hmac-sha256"])
 def test_untimestamped_schemes_return_now(name: str) -> None:
     headers = SCHEMES[name].sign(Message("", 5, BODY), [new(name)[0]])
     assert (
@@ -393,3 +394,59 @@ def test_shopify_by_the_documented_rule() -> None:
     headers = SCHEMES["shopify"].sign(MSG, [secret])
     assert headers["X-Shopify-Hmac-Sha256"] == base64.b64encode(_hmac(secret, BODY)).decode()
     assert headers["X-Shopify-Webhook-Id"] == "msg_1"
+
+
+# --- hmac-sha256: the generic scheme, configured per webhook -------------------------------------
+
+GENERIC_SECRET = "vendor-generated-secret-0001"
+
+
+@pytest.mark.parametrize(
+    ("options", "value"),
+    [
+        ({}, _hmac(GENERIC_SECRET, BODY).hex()),
+        ({"encoding": "hex", "prefix": "sha256="}, "sha256=" + _hmac(GENERIC_SECRET, BODY).hex()),
+        ({"encoding": "base64"}, base64.b64encode(_hmac(GENERIC_SECRET, BODY)).decode()),
+        ({"encoding": "base64url"}, base64.urlsafe_b64encode(_hmac(GENERIC_SECRET, BODY)).decode()),
+    ],
+)
+def test_generic_hmac_signs_and_verifies_as_configured(options: dict[str, str], value: str) -> None:
+    scheme = scheme_for("hmac-sha256", {"header": "X-Vendor-Sig", **options})
+    assert scheme.sign(MSG, [GENERIC_SECRET]) == {"X-Vendor-Sig": value}
+    assert scheme.verify({"x-vendor-sig": value}, BODY, [GENERIC_SECRET], NOW).body == BODY
+    with pytest.raises(SignatureInvalid):
+        scheme.verify({"x-vendor-sig": value}, BODY + b" ", [GENERIC_SECRET], NOW)
+    with pytest.raises(SignatureInvalid):
+        scheme.verify({"X-Signature": value}, BODY, [GENERIC_SECRET], NOW)  # not the header
+
+
+def test_generic_hmac_hex_ignores_letter_case_and_base64url_padding() -> None:
+    digest = _hmac(GENERIC_SECRET, BODY)
+    upper = scheme_for("hmac-sha256", {"prefix": "sha256="})
+    assert upper.verify(
+        {"X-Signature": "SHA256=" + digest.hex().upper()}, BODY, [GENERIC_SECRET], 0
+    )
+    url = scheme_for("hmac-sha256", {"encoding": "base64url"})
+    bare = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert url.verify({"X-Signature": bare}, BODY, [GENERIC_SECRET], NOW)
+    plain = scheme_for("hmac-sha256", {"encoding": "base64"})
+    with pytest.raises(SignatureInvalid):  # standard base64 is exact
+        plain.verify(
+            {"X-Signature": base64.b64encode(digest).decode()[:-1]}, BODY, [GENERIC_SECRET], 0
+        )
+
+
+def test_generic_hmac_reads_the_delivery_id_from_the_configured_header() -> None:
+    scheme = scheme_for("hmac-sha256", {"id_header": "X-Delivery"})
+    headers = scheme.sign(Message("dlv-9", NOW, BODY), [GENERIC_SECRET])
+    assert headers["X-Delivery"] == "dlv-9"
+    assert scheme.verify(headers, BODY, [GENERIC_SECRET], NOW).id == "dlv-9"
+    del headers["X-Delivery"]
+    assert scheme.verify(headers, BODY, [GENERIC_SECRET], NOW).id == ""
+
+
+def test_scheme_for_gives_the_presets_whatever_the_options() -> None:
+    assert scheme_for("github", {}) is SCHEMES["github"]
+    assert scheme_for("hmac-sha256", {}) is SCHEMES["hmac-sha256"]
+    with pytest.raises(KeyError):
+        scheme_for("webhook-magic", {"header": "X"})

@@ -98,11 +98,16 @@ def _body(ts: int, body: bytes) -> bytes:
     return body
 
 
+def _same(value: str) -> str:
+    return value
+
+
 @dataclass(slots=True)
 class HeaderHmac:
     """``header: encode(HMAC-SHA256(UTF-8 secret, signed(timestamp, body)))``; one signature
     (``secrets[0]`` signs); the timestamp in ``ts_header`` and the delivery id in ``id_header``
-    when the scheme has them (else the timestamp is ``now`` and the id "")."""
+    when the scheme has them (else the timestamp is ``now`` and the id ""). ``normalize`` is
+    applied to the expected and the given signature before they are compared (lowercase hex)."""
 
     name: str
     header: str
@@ -110,6 +115,7 @@ class HeaderHmac:
     signed: Callable[[int, bytes], bytes] = _body
     ts_header: str = ""
     id_header: str = ""
+    normalize: Callable[[str], str] = _same
 
     def _sig(self, secret: str, ts: int, body: bytes) -> str:
         return self.encode(hmac_sha256(secret.encode(), self.signed(ts, body)))
@@ -128,8 +134,9 @@ class HeaderHmac:
         ts = now
         if self.ts_header:
             ts = timestamp(header(headers, self.ts_header), self.ts_header, now, tolerance)
-        given = header(headers, self.header)
-        if not any_equal([self._sig(s, ts, body) for s in secrets], [given]):
+        given = self.normalize(header(headers, self.header))
+        expected = [self.normalize(self._sig(s, ts, body)) for s in secrets]
+        if not any_equal(expected, [given]):
             raise SignatureInvalid(f"{self.header} does not match")
         msg_id = header(headers, self.id_header, required=False) if self.id_header else ""
         return Message(msg_id, ts, body)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 STANDARD: Final = "standard-webhooks"
 ED25519: Final = "standard-webhooks-ed25519"
 OUTBOUND_SCHEMES: Final = (STANDARD, ED25519, "kombo", "github", "stripe")
-INBOUND_SCHEMES: Final = (*OUTBOUND_SCHEMES, "slack", "shopify")
+INBOUND_SCHEMES: Final = (*OUTBOUND_SCHEMES, "slack", "shopify", "hmac-sha256")
 ALL_SCHEMES: Final = INBOUND_SCHEMES
 
 
