@@ -35,7 +35,7 @@ def test_casts_are_left_alone() -> None:
     query = load("postgres")["insert_webhook"]
     event_types = query.names.index("event_types") + 1
     assert f"${event_types}::jsonb" in query.text
-    assert query.text.count("::jsonb") == 4
+    assert query.text.count("::jsonb") == 5
     listing = load("postgres")["list_webhooks"]
     assert "::boolean" in listing.text and "::text" in listing.text
 

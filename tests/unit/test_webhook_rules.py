@@ -78,6 +78,46 @@ def test_inbound_url_is_set_by_the_server() -> None:
     assert paths_of({"direction": "inbound", "url": URL}) == {"/url"}
 
 
+INBOUND_HMAC = {"direction": "inbound", "signature_scheme": "hmac-sha256"}
+
+
+def test_generic_hmac_options_are_kept_for_hmac_sha256_only() -> None:
+    options = {"header": "X-Vendor-Sig", "encoding": "base64", "prefix": "sha256="}
+    hook = built({**INBOUND_HMAC, "signature_options": options})
+    assert hook.signature_options == options
+    assert hook.to_public()["signature_options"] == options
+    assert built(INBOUND_HMAC).signature_options == {}  # defaults: X-Signature, hex
+    stripe = {"direction": "inbound", "signature_scheme": "stripe"}
+    assert paths_of({**stripe, "signature_options": {"header": "X-A"}}) == {"/signature_options"}
+    assert built({**stripe, "signature_options": {}}).signature_options == {}
+    outbound = {"url": URL, "signature_scheme": "hmac-sha256"}
+    assert paths_of(outbound) == {"/signature_scheme"}
+
+
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        ({"header": "X Sig"}, "/signature_options/header"),
+        ({"header": ""}, "/signature_options/header"),
+        ({"encoding": "base32"}, "/signature_options/encoding"),
+        ({"prefix": "x" * 33}, "/signature_options/prefix"),
+        ({"prefix": "sha256=\n"}, "/signature_options/prefix"),
+        ({"id_header": "X-Id:"}, "/signature_options/id_header"),
+        ({"event_header": 7}, "/signature_options/event_header"),
+        ({"timestamp_header": "X-Ts"}, "/signature_options/timestamp_header"),
+    ],
+)
+def test_bad_generic_hmac_options_are_pointed_at(options: dict[str, Any], path: str) -> None:
+    assert paths_of({**INBOUND_HMAC, "signature_options": options}) == {path}
+
+
+def test_switching_away_from_hmac_sha256_needs_the_options_cleared() -> None:
+    current = built({**INBOUND_HMAC, "signature_options": {"header": "X-A"}})
+    assert paths_of({"signature_scheme": "github"}, current) == {"/signature_options"}
+    changes = wh.check_patch({"signature_scheme": "github", "signature_options": {}}, current, 1)
+    assert wh.patched(current, changes, OWNER, factories.utcnow(), 1).signature_options == {}
+
+
 def test_partial_retry_policy_gets_defaults() -> None:
     hook = built({"url": URL, "retry_policy": {"maxAttempts": 3, "backoff": "linear"}})
     assert hook.retry_policy.to_json() == {
@@ -225,7 +265,8 @@ def test_is_active(enabled: bool, paused: bool, deleted: bool, active: bool) -> 
 
 def test_to_public_has_exactly_the_seed_fields(hook: wh.Webhook) -> None:
     public = hook.to_public()
-    assert set(public) == SEED_FIELDS | {"envelope", "public_key"}
+    extra = {"envelope", "public_key", "signature_options", "rejected_requests", "last_rejected_at"}
+    assert set(public) == SEED_FIELDS | extra
     assert "secret" not in public
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", public["created_at"])
     assert public["event_types"] == ["a.*"] and public["retry_policy"]["maxAttempts"] == 8

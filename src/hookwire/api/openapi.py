@@ -35,6 +35,8 @@ WEBHOOK: dict[str, Any] = {
         "secret_fingerprint": {"type": "string"},
         "is_active": {"type": "boolean"},
         "public_key": _TEXT,
+        "rejected_requests": {"type": "integer", "description": "inbound requests refused"},
+        "last_rejected_at": _TIME,
         "secret": {"type": "string", "description": "only in the create and rotate responses"},
     },
 }

@@ -19,7 +19,7 @@ from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.targets import parse_url
 from hookwire.domain.validation import schema_errors
 from hookwire.errors import FieldError, ValidationFailed
-from hookwire.signing import keys
+from hookwire.signing import hmac_sha256, keys
 from hookwire.timeutil import iso
 
 Direction = Literal["outbound", "inbound"]
@@ -30,7 +30,8 @@ READ_ONLY_FIELDS: Final = frozenset(
         "id", "tenant_id", "app_id", "created_at", "updated_at", "created_by", "updated_by",
         "is_deleted", "deleted_at", "deleted_by", "schema_version", "version", "vault_path",
         "secret_fingerprint", "last_delivery_at", "last_delivery_status",
-        "consecutive_failures", "paused_at", "is_active", "public_key",
+        "consecutive_failures", "paused_at", "is_active", "public_key", "rejected_requests",
+        "last_rejected_at",
     }
 )  # fmt: skip
 RESERVED_HEADERS: Final = frozenset(
@@ -57,6 +58,7 @@ WRITABLE_PROPERTIES: Final[dict[str, Any]] = {
         "items": {"type": "string", "pattern": patterns.PATTERN_RE.pattern},
     },
     "signature_scheme": {"enum": list(keys.ALL_SCHEMES)},
+    "signature_options": hmac_sha256.OPTIONS_SCHEMA,
     "headers": {
         "type": "object",
         "maxProperties": 50,
@@ -126,6 +128,9 @@ class Webhook:
     application_id: str | None = None
     envelope: Envelope = "event"
     public_key: str | None = None
+    signature_options: Mapping[str, str] = field(default_factory=dict)
+    rejected_requests: int = 0  # inbound requests refused (bad signature, too large)
+    last_rejected_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -156,6 +161,7 @@ class Webhook:
             "url": self.url,
             "event_types": list(self.event_types),
             "signature_scheme": self.signature_scheme,
+            "signature_options": dict(self.signature_options),
             "vault_path": self.vault_path,
             "headers": dict(self.headers),
             "enabled": self.enabled,
@@ -172,6 +178,8 @@ class Webhook:
             "is_active": self.is_active,
             "envelope": self.envelope,
             "public_key": self.public_key,
+            "rejected_requests": self.rejected_requests,
+            "last_rejected_at": iso(self.last_rejected_at),
         }
 
 
@@ -226,6 +234,10 @@ def _rule_errors(fields: Mapping[str, Any], direction: str, default_pause: int) 
             errors.append(FieldError("/signature_scheme", "is only for inbound webhooks"))
     elif fields.get("headers"):
         errors.append(FieldError("/headers", "only outbound webhooks send headers"))
+    if fields.get("signature_options") and scheme != hmac_sha256.NAME:
+        errors.append(
+            FieldError("/signature_options", "is only for hmac-sha256; send {} to clear it")
+        )
     policy = fields.get("retry_policy")
     if isinstance(policy, dict):
         problem = RetryPolicy.from_json(policy, default_pause).problem()
@@ -282,7 +294,7 @@ def _typed(fields: Mapping[str, Any], default_pause: int) -> dict[str, Any]:
             out[name] = RetryPolicy.from_json(value, default_pause)
         elif name in {"event_types", "tags"}:
             out[name] = tuple(value)
-        elif name in {"headers"}:
+        elif name in {"headers", "signature_options"}:
             out[name] = dict(value)
         elif name != "secret":
             out[name] = value

@@ -30,9 +30,10 @@ class Table:
     bool: frozenset[str] = frozenset()
 
 
+_WEBHOOK_TIMES = ("created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at")
 WEBHOOKS: Final = Table(
-    json=frozenset({"event_types", "headers", "retry_policy", "tags"}),
-    time=frozenset({"created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at"}),
+    json=frozenset({"event_types", "headers", "retry_policy", "tags", "signature_options"}),
+    time=frozenset({*_WEBHOOK_TIMES, "last_rejected_at"}),
     bool=frozenset({"is_deleted", "enabled"}),
 )
 EVENTS: Final = Table(json=frozenset({"data", "tags"}), time=frozenset({"created_at"}))
@@ -62,6 +63,7 @@ def webhook_to_row(webhook: Webhook) -> dict[str, Any]:
     row["event_types"] = list(webhook.event_types)
     row["tags"] = list(webhook.tags)
     row["headers"] = dict(webhook.headers)
+    row["signature_options"] = dict(webhook.signature_options)
     row["retry_policy"] = webhook.retry_policy.to_json()
     return row
 
@@ -199,7 +201,8 @@ def update_params(webhook: Webhook, expected_version: int, pause: str | None) ->
     row = webhook_to_row(webhook)
     for not_written in ("last_delivery_at", "last_delivery_status", "consecutive_failures",
                         "paused_at", "direction", "vault_path", "created_at", "app_id",
-                        "created_by", "schema_version"):  # fmt: skip
+                        "created_by", "schema_version", "rejected_requests",
+                        "last_rejected_at"):  # fmt: skip
         del row[not_written]
     return {**row, "expected_version": expected_version, "pause": pause}
 

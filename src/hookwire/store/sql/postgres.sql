@@ -10,7 +10,7 @@ INSERT INTO webhooks (
     headers, enabled, retry_policy, last_delivery_at,
     last_delivery_status, consecutive_failures, paused_at, connector_id,
     tags, version, application_id, envelope,
-    public_key
+    public_key, signature_options
 ) VALUES (
     :id, :tenant_id, :direction, :url,
     :vault_path, :secret_fingerprint, :created_at, :updated_at,
@@ -20,7 +20,7 @@ INSERT INTO webhooks (
     :headers::jsonb, :enabled, :retry_policy::jsonb, :last_delivery_at,
     :last_delivery_status, :consecutive_failures, :paused_at, :connector_id,
     :tags::jsonb, :version, :application_id, :envelope,
-    :public_key
+    :public_key, :signature_options::jsonb
 );
 
 -- name: update_webhook
@@ -35,6 +35,7 @@ UPDATE webhooks SET
     headers = :headers::jsonb, enabled = :enabled, retry_policy = :retry_policy::jsonb,
     connector_id = :connector_id, tags = :tags::jsonb, version = :version,
     application_id = :application_id, envelope = :envelope, public_key = :public_key,
+    signature_options = :signature_options::jsonb,
     paused_at = CASE :pause::text
         WHEN 'pause' THEN COALESCE(paused_at, :updated_at::timestamptz)
         WHEN 'resume' THEN NULL

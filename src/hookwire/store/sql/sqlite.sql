@@ -10,7 +10,7 @@ INSERT INTO webhooks (
     headers, enabled, retry_policy, last_delivery_at,
     last_delivery_status, consecutive_failures, paused_at, connector_id,
     tags, version, application_id, envelope,
-    public_key
+    public_key, signature_options
 ) VALUES (
     :id, :tenant_id, :direction, :url,
     :vault_path, :secret_fingerprint, :created_at, :updated_at,
@@ -20,7 +20,7 @@ INSERT INTO webhooks (
     :headers, :enabled, :retry_policy, :last_delivery_at,
     :last_delivery_status, :consecutive_failures, :paused_at, :connector_id,
     :tags, :version, :application_id, :envelope,
-    :public_key
+    :public_key, :signature_options
 );
 
 -- name: update_webhook
@@ -35,6 +35,7 @@ UPDATE webhooks SET
     headers = :headers, enabled = :enabled, retry_policy = :retry_policy,
     connector_id = :connector_id, tags = :tags, version = :version,
     application_id = :application_id, envelope = :envelope, public_key = :public_key,
+    signature_options = :signature_options,
     paused_at = CASE :pause
         WHEN 'pause' THEN COALESCE(paused_at, :updated_at)
         WHEN 'resume' THEN NULL
