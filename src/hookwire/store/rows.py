@@ -30,10 +30,18 @@ class Table:
     bool: frozenset[str] = frozenset()
 
 
-_WEBHOOK_TIMES = ("created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at")
 WEBHOOKS: Final = Table(
     json=frozenset({"event_types", "headers", "retry_policy", "tags", "signature_options"}),
-    time=frozenset({*_WEBHOOK_TIMES, "last_rejected_at"}),
+    time=frozenset(
+        {
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "last_delivery_at",
+            "paused_at",
+            "last_rejected_at",
+        }
+    ),
     bool=frozenset({"is_deleted", "enabled"}),
 )
 EVENTS: Final = Table(json=frozenset({"data", "tags"}), time=frozenset({"created_at"}))
