@@ -214,7 +214,7 @@ def purge_command(
     report = asyncio.run(run())
     out.print(
         f"purged {report.events} events, {report.idempotency_keys} idempotency keys, "
-        f"{report.webhooks} deleted webhooks"
+        f"{report.inbound_messages} inbound messages, {report.webhooks} deleted webhooks"
     )
 
 

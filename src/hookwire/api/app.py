@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hookwire.api import problems
-from hookwire.api.routes import deliveries, event_types, events, health, webhooks
+from hookwire.api.routes import deliveries, event_types, events, health, inbound, webhooks
 from hookwire.delivery.runner import run_engine
 from hookwire.services.container import Services, open_services
 from hookwire.settings import Settings
@@ -55,6 +55,6 @@ def create_app(
         app.state.services = services
     problems.install(app)
     app.include_router(health.router)
-    for routes in (webhooks, event_types, events, deliveries):
+    for routes in (webhooks, event_types, events, deliveries, inbound):
         app.include_router(routes.router)
     return app

@@ -135,6 +135,33 @@ TEST_RESULT: dict[str, Any] = {
 REQUEUED: dict[str, Any] = {"type": "object", "properties": {"requeued": {"type": "integer"}}}
 
 
+INBOUND: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "webhook_id": {"type": "string"},
+        "connector_id": _TEXT,
+        "scheme": {"type": "string"},
+        "provider_event": _TEXT,
+        "dedupe_key": {"type": "string"},
+        "event_id": {**_TEXT, "description": "the inbound.received event; null when filtered"},
+        "received_at": _TIME,
+        "body_size": {"type": "integer"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "body": {"type": "string", "description": "only on GET /{id}"},
+        "body_encoding": {"enum": ["utf-8", "base64"]},
+    },
+}
+RECEIVED: dict[str, Any] = {"type": "object", "properties": {"id": {"type": "string"}}}
+ANY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "description": "the provider's request, byte for byte (the signature covers it)",
+        "content": {"*/*": {"schema": {}}},
+    }
+}
+
+
 def page_of(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",

@@ -35,7 +35,8 @@ def problem(status: int, slug: str, title: str, detail: str, **extensions: Any) 
         "detail": detail,
         **extensions,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    # Bearer tokens are the API's credential; an inbound webhook's is its signature.
+    headers = {"WWW-Authenticate": "Bearer"} if slug == "unauthenticated" else None
     return Problem(body, status_code=status, headers=headers)
 
 

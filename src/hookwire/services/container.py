@@ -6,10 +6,13 @@ import contextlib
 from dataclasses import dataclass
 
 from hookwire.delivery.sender import Sender
+from hookwire.metrics import Metrics
 from hookwire.secrets import SecretStore, open_secret_store
+from hookwire.secrets.cache import SecretCache
 from hookwire.services.deliveries import DeliveryService
 from hookwire.services.event_types import EventTypeService
 from hookwire.services.events import EventService
+from hookwire.services.inbound import InboundService
 from hookwire.services.webhooks import WebhookConfig, WebhookService
 from hookwire.settings import Settings
 from hookwire.store import Store, open_store
@@ -26,7 +29,9 @@ class Services:
     event_types: EventTypeService
     events: EventService
     deliveries: DeliveryService
+    inbound: InboundService
     sender: Sender
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.sender.close()
@@ -47,6 +52,10 @@ def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services
     """Services over an open store and secret store (the sender is opened by ``open``)."""
     event_types = EventTypeService(store)
     sender = Sender(allow_private=settings.allow_private_targets)
+    metrics = Metrics()
+    inbound = InboundService(
+        store, SecretCache(secrets), metrics, max_body_bytes=settings.max_payload_bytes
+    )
     return Services(
         settings=settings,
         store=store,
@@ -56,7 +65,9 @@ def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services
         event_types=event_types,
         events=EventService(store, event_types),
         deliveries=DeliveryService(store),
+        inbound=inbound,
         sender=sender,
+        metrics=metrics,
     )
 
 

@@ -1,5 +1,6 @@
-"""Retention: finished events (with their deliveries and attempt log) and deleted webhooks
-(with their secrets) older than ``RETENTION_DAYS`` are dropped; idempotency keys after 24 h."""
+"""Retention: finished events (with their deliveries and attempt log), inbound messages and
+deleted webhooks (with their secrets) older than ``RETENTION_DAYS`` are dropped; idempotency
+keys after 24 h."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class PurgeReport:
     events: int
     idempotency_keys: int
     webhooks: int
+    inbound_messages: int = 0
 
 
 async def purge(
@@ -25,4 +27,6 @@ async def purge(
     for path in purged.webhook_secret_paths:
         with contextlib.suppress(Exception):  # a missing secret is already what we want
             await secrets.delete(path)
-    return PurgeReport(purged.events, purged.claims, len(purged.webhook_secret_paths))
+    return PurgeReport(
+        purged.events, purged.claims, len(purged.webhook_secret_paths), purged.inbound_messages
+    )

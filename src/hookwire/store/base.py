@@ -18,6 +18,7 @@ from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
@@ -107,6 +108,28 @@ class DeliveryQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundQuery:
+    """Filters of ``GET /inbound-messages``; newest first, keyset-paginated by id."""
+
+    limit: int = 50
+    before_id: str | None = None
+    webhook_id: str | None = None
+    provider_event: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What ``receive`` did: stored the message (and published its event), or found that the
+    webhook already has a message with its dedupe key (``message_id`` is then that one's)."""
+
+    message_id: str | None
+    duplicate: bool = False
+    deliveries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """An Idempotency-Key taken by a published event."""
 
@@ -131,6 +154,7 @@ class Purged:
     events: int
     claims: int
     webhook_secret_paths: list[str]
+    inbound_messages: int = 0
 
 
 class SecretBlobs(Protocol):
@@ -220,6 +244,32 @@ class Store(SecretBlobs, Protocol):
 
     async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]: ...
 
+    # --- inbound webhooks ---------------------------------------------------------------
+
+    async def inbound_webhook(self, webhook_id: str) -> Webhook | None:
+        """The inbound, enabled, not deleted webhook with this id, whatever its tenant: the
+        caller is a third party, and the signature checked afterwards is its credential."""
+
+    async def note_rejected(self, webhook_id: str, at: datetime) -> None:
+        """Count one refused request on the webhook (``rejected_requests``, ``last_rejected_at``);
+        a column of its own, never written by a person's update."""
+
+    async def receive(
+        self, message: InboundMessage, event: Event | None, fan_out: FanOut
+    ) -> Received:
+        """In ONE transaction: store ``message`` unless its webhook has one with the same
+        dedupe key (then write nothing and answer ``duplicate``, also under concurrent
+        duplicates), and publish ``event`` (when there is one) as ``publish`` does."""
+
+    async def get_inbound_message(
+        self, principal: Principal, message_id: str
+    ) -> InboundMessage | None: ...
+
+    async def list_inbound_messages(
+        self, principal: Principal, query: InboundQuery
+    ) -> list[InboundMessage]:
+        """Without their bodies (``body`` is None), newest first."""
+
     # --- the delivery engine -----------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
@@ -249,8 +299,8 @@ class Store(SecretBlobs, Protocol):
         attempt budget; how many."""
 
     async def purge(self, before: datetime, claims_before: datetime) -> Purged:
-        """Drop finished events (with deliveries and attempts) and deleted webhooks older
-        than ``before``, and idempotency keys older than ``claims_before``."""
+        """Drop finished events (with deliveries and attempts), inbound messages and deleted
+        webhooks older than ``before``, and idempotency keys older than ``claims_before``."""
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return when deliveries may have become due (or after ``timeout`` seconds)."""

@@ -17,10 +17,11 @@ from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, WebhookQuery
+from hookwire.store.base import Claim, DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.timeutil import utcnow
 
 T = TypeVar("T")
@@ -132,3 +133,29 @@ class NamedQueries(ABC):
     async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
         params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
         return await self._rows("list_attempts", params, rows.ATTEMPTS, rows.attempt_from_row)
+
+    # --- inbound webhooks --------------------------------------------------------------------
+
+    async def inbound_webhook(self, webhook_id: str) -> Webhook | None:
+        return await self._first(
+            "inbound_webhook", {"id": webhook_id}, rows.WEBHOOKS, rows.webhook_from_row
+        )
+
+    async def note_rejected(self, webhook_id: str, at: datetime) -> None:
+        await self._write("note_rejected", rows.Table(), {"id": webhook_id, "at": at})
+
+    async def get_inbound_message(
+        self, principal: Principal, message_id: str
+    ) -> InboundMessage | None:
+        params = {**rows.scope_params(principal), "id": message_id}
+        return await self._first(
+            "get_inbound_message", params, rows.INBOUND_MESSAGES, rows.inbound_from_row
+        )
+
+    async def list_inbound_messages(
+        self, principal: Principal, query: InboundQuery
+    ) -> list[InboundMessage]:
+        params = rows.query_params(principal, query)
+        return await self._rows(
+            "list_inbound_messages", params, rows.INBOUND_MESSAGES, rows.inbound_from_row
+        )

@@ -14,6 +14,7 @@ import orjson
 
 from hookwire.domain.delivery import Delivery, pause_reason
 from hookwire.domain.event import Event
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import StoreUnavailable
@@ -28,6 +29,7 @@ from hookwire.store.base import (
     Job,
     Published,
     Purged,
+    Received,
     Settlement,
     Transition,
 )
@@ -217,6 +219,19 @@ class PostgresStore(NamedQueries):
             self._poke()
         return Published(deliveries=deliveries)
 
+    async def receive(
+        self, message: InboundMessage, event: Event | None, fan_out: FanOut
+    ) -> Received:
+        row = rows.inbound_to_row(message)
+        async with self._conn() as conn, conn.transaction():
+            if await conn.fetchval(*_flat("insert_inbound_message", row)) is None:
+                earlier = await conn.fetchval(*_flat("inbound_duplicate", row))
+                return Received(earlier, duplicate=True)
+            deliveries = await _publish_in(conn, event, fan_out) if event is not None else []
+        if any(d.status == "pending" for d in deliveries):
+            self._poke()
+        return Received(message.id, deliveries=len(deliveries))
+
     # --- the delivery engine -----------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
@@ -273,9 +288,10 @@ class PostgresStore(NamedQueries):
         async with self._conn() as conn, conn.transaction():
             events = await conn.execute(*_flat("purge_events", {"before": before}))
             claims = await conn.execute(*_flat("purge_claims", {"before": claims_before}))
+            inbound = await conn.execute(*_flat("purge_inbound_messages", {"before": before}))
             gone = await conn.fetch(*_flat("purge_webhooks", {"before": before}))
-        counts = [int(status.rsplit(" ", 1)[-1]) for status in (events, claims)]
-        return Purged(counts[0], counts[1], [row["vault_path"] for row in gone])
+        counts = [int(status.rsplit(" ", 1)[-1]) for status in (events, claims, inbound)]
+        return Purged(counts[0], counts[1], [row["vault_path"] for row in gone], counts[2])
 
     async def wait_for_work(self, timeout: float) -> None:
         if self._listener is None:

@@ -17,10 +17,18 @@ from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import CANDIDATE_COLUMNS, Candidate, Delivery, Tally, settled, tally
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, Settlement, WebhookQuery
+from hookwire.store.base import (
+    Claim,
+    DeliveryQuery,
+    EventQuery,
+    InboundQuery,
+    Settlement,
+    WebhookQuery,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,7 @@ EVENT_TYPES: Final = Table(
     bool=frozenset({"deprecated"}),
 )
 CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
+INBOUND_MESSAGES: Final = Table(json=frozenset({"headers"}), time=frozenset({"received_at"}))
 ATTEMPTS: Final = Table(
     json=frozenset({"request_headers", "response_headers"}), time=frozenset({"started_at"})
 )
@@ -176,9 +185,26 @@ def list_params(principal: Principal, query: WebhookQuery) -> dict[str, Any]:
     }
 
 
-def query_params(principal: Principal, query: EventQuery | DeliveryQuery) -> dict[str, Any]:
-    """Parameters of ``list_events`` and ``list_deliveries``: the query's fields, scoped."""
+def query_params(
+    principal: Principal, query: EventQuery | DeliveryQuery | InboundQuery
+) -> dict[str, Any]:
+    """Parameters of ``list_events``, ``list_deliveries`` and ``list_inbound_messages``: the
+    query's fields, scoped."""
     return {**scope_params(principal), **_shallow(query)}
+
+
+def inbound_to_row(message: InboundMessage) -> dict[str, Any]:
+    row = _shallow(message)
+    row["headers"] = dict(message.headers)
+    return row
+
+
+def inbound_from_row(row: Mapping[str, Any]) -> InboundMessage:
+    """A stored message; without ``body`` when the query left the column out (lists)."""
+    values: dict[str, Any] = {f.name: row.get(f.name) for f in dataclasses.fields(InboundMessage)}
+    if values["body"] is not None:
+        values["body"] = bytes(values["body"])
+    return InboundMessage(**values)
 
 
 def claim_params(claim: Claim) -> dict[str, Any]:

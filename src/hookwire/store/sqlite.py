@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
@@ -24,6 +25,7 @@ from hookwire.store.base import (
     Job,
     Published,
     Purged,
+    Received,
     Settlement,
     Transition,
 )
@@ -110,6 +112,14 @@ class SQLiteStore(NamedQueries):
             self._due.set()
         return published
 
+    async def receive(
+        self, message: InboundMessage, event: Event | None, fan_out: FanOut
+    ) -> Received:
+        received = await self.engine.write(writes.receive(message, event, fan_out))
+        if received.deliveries:
+            self._due.set()
+        return received
+
     # --- the delivery engine -----------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
@@ -152,8 +162,9 @@ class SQLiteStore(NamedQueries):
         def run(conn: sqlite3.Connection) -> Purged:
             events = conn.execute(Q["purge_events"].text, {"before": iso(before)}).rowcount
             claims = conn.execute(Q["purge_claims"].text, {"before": iso(claims_before)}).rowcount
+            inbound = conn.execute(Q["purge_inbound_messages"].text, {"before": iso(before)})
             gone = conn.execute(Q["purge_webhooks"].text, {"before": iso(before)}).fetchall()
-            return Purged(events, claims, [row[0] for row in gone])
+            return Purged(events, claims, [row[0] for row in gone], inbound.rowcount)
 
         return await self.engine.write(run)
 

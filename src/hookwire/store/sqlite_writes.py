@@ -13,6 +13,7 @@ import orjson
 
 from hookwire.domain.delivery import Delivery, pause_reason
 from hookwire.domain.event import Event
+from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.webhook import Webhook
 from hookwire.store import migrations as schema
 from hookwire.store import rows
@@ -24,6 +25,7 @@ from hookwire.store.base import (
     FanOut,
     Job,
     Published,
+    Received,
     Settlement,
     Transition,
 )
@@ -88,6 +90,21 @@ def publish(event: Event, fan_out: FanOut, claim: Claim | None) -> Callable[...,
             if not conn.execute(Q["claim_key"].text, encode(rows.CLAIMS, params)).fetchall():
                 return Published(taken=True)
         return Published(deliveries=publish_in(conn, event, fan_out))
+
+    return run
+
+
+def receive(
+    message: InboundMessage, event: Event | None, fan_out: FanOut
+) -> Callable[[sqlite3.Connection], Received]:
+    def run(conn: sqlite3.Connection) -> Received:
+        row = encode(rows.INBOUND_MESSAGES, rows.inbound_to_row(message))
+        if not conn.execute(Q["insert_inbound_message"].text, row).fetchall():
+            key = {"webhook_id": message.webhook_id, "dedupe_key": message.dedupe_key}
+            earlier = conn.execute(Q["inbound_duplicate"].text, key).fetchone()
+            return Received(earlier[0] if earlier else None, duplicate=True)
+        deliveries = publish_in(conn, event, fan_out) if event is not None else []
+        return Received(message.id, deliveries=len(deliveries))
 
     return run
 

@@ -1,11 +1,14 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the store answers)."""
+"""Operations: ``/healthz`` (the process answers), ``/readyz`` (the store answers) and
+``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
 from hookwire.api.deps import ServicesDep
 from hookwire.api.responses import JSON
+from hookwire.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["operations"])
 
@@ -19,3 +22,8 @@ async def healthz() -> JSON:
 async def readyz(services: ServicesDep) -> JSON:
     await services.store.ping()  # StoreUnavailable becomes a 503 problem
     return JSON({"status": "ready"})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE)

@@ -281,3 +281,48 @@ DELETE FROM webhooks
 WHERE is_deleted = 1 AND deleted_at < :before
   AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.webhook_id = webhooks.id)
 RETURNING vault_path;
+
+-- name: inbound_webhook
+SELECT * FROM webhooks
+WHERE id = :id AND direction = 'inbound' AND enabled = 1 AND is_deleted = 0;
+
+-- name: note_rejected
+UPDATE webhooks SET rejected_requests = rejected_requests + 1, last_rejected_at = :at
+WHERE id = :id;
+
+-- name: insert_inbound_message
+-- A duplicate (same webhook, same dedupe key) inserts nothing and returns no row.
+INSERT INTO inbound_messages (
+    id, tenant_id, app_id, webhook_id, connector_id, scheme, dedupe_key, provider_event,
+    headers, body, body_size, event_id, received_at
+) VALUES (
+    :id, :tenant_id, :app_id, :webhook_id, :connector_id, :scheme, :dedupe_key, :provider_event,
+    :headers, :body, :body_size, :event_id, :received_at
+)
+ON CONFLICT (webhook_id, dedupe_key) DO NOTHING
+RETURNING id;
+
+-- name: inbound_duplicate
+SELECT id FROM inbound_messages WHERE webhook_id = :webhook_id AND dedupe_key = :dedupe_key;
+
+-- name: get_inbound_message
+SELECT * FROM inbound_messages
+WHERE id = :id AND tenant_id = :tenant_id AND (:app_id IS NULL OR app_id = :app_id);
+
+-- name: list_inbound_messages
+-- Without the bodies: a page of 200 could otherwise be 200 x MAX_PAYLOAD_BYTES.
+SELECT id, tenant_id, app_id, webhook_id, connector_id, scheme, dedupe_key, provider_event,
+       headers, body_size, event_id, received_at
+FROM inbound_messages
+WHERE tenant_id = :tenant_id
+  AND (:app_id IS NULL OR app_id = :app_id)
+  AND (:before_id IS NULL OR id < :before_id)
+  AND (:webhook_id IS NULL OR webhook_id = :webhook_id)
+  AND (:provider_event IS NULL OR provider_event = :provider_event)
+  AND (:since IS NULL OR received_at >= :since)
+  AND (:until IS NULL OR received_at < :until)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: purge_inbound_messages
+DELETE FROM inbound_messages WHERE received_at < :before;

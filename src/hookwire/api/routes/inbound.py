@@ -1,0 +1,71 @@
+"""Inbound webhooks: ``POST /api/v1/inbound/{webhook_id}`` (no token: the signature is the
+credential) and the stored messages at ``/api/v1/inbound-messages`` (DESIGN §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from hookwire.api import openapi
+from hookwire.api.deps import PrincipalDep, ServicesDep, read_body
+from hookwire.api.responses import JSON
+from hookwire.services.paging import MAX_LIMIT
+from hookwire.store.base import InboundQuery
+
+router = APIRouter(tags=["inbound"])
+MESSAGES = "/api/v1/inbound-messages"
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """The request's headers, names lowercased, a repeated header's values joined by ", "."""
+    found: dict[str, str] = {}
+    for name, value in request.headers.items():
+        found[name] = f"{found[name]}, {value}" if name in found else value
+    return found
+
+
+@router.post(
+    "/api/v1/inbound/{webhook_id}",
+    openapi_extra=openapi.ANY_BODY,
+    responses={
+        **openapi.returns(202, openapi.RECEIVED, "verified and stored (and published)"),
+        200: {"description": "a duplicate (`{duplicate: true, id}`) or Slack's challenge"},
+    },
+)
+async def receive(services: ServicesDep, webhook_id: str, request: Request) -> JSON:
+    reception = await services.inbound.receive(
+        webhook_id, request_headers(request), lambda limit: read_body(request, limit)
+    )
+    return JSON(reception.body, status_code=reception.status)
+
+
+@router.get(MESSAGES, responses=openapi.returns(200, openapi.page_of(openapi.INBOUND), "newest"))
+async def list_messages(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+    webhook_id: str | None = None,
+    provider_event: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> JSON:
+    query = InboundQuery(
+        limit=limit,
+        webhook_id=webhook_id,
+        provider_event=provider_event,
+        since=since,
+        until=until,
+    )
+    page = await services.inbound.list(principal, query, cursor)
+    return JSON({"data": [m.to_public() for m in page.items], "next_cursor": page.next_cursor})
+
+
+@router.get(
+    MESSAGES + "/{message_id}",
+    responses=openapi.returns(200, openapi.INBOUND, "with its headers and raw body"),
+)
+async def get_message(services: ServicesDep, principal: PrincipalDep, message_id: str) -> JSON:
+    return JSON((await services.inbound.get(principal, message_id)).to_public())
