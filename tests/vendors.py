@@ -114,7 +114,9 @@ def _shopify(secret: str, body: bytes, ts: int, delivery_id: str) -> dict[str, s
         "X-Shopify-Topic": "orders/create",
         "Content-Type": "application/json",
     }
-    return headers | ({"X-Shopify-Webhook-Id": delivery_id} if delivery_id else {})
+    if delivery_id:  # Shopify sends both; the event id repeats on a duplicate
+        headers |= {"X-Shopify-Event-Id": delivery_id, "X-Shopify-Webhook-Id": f"w-{ts}"}
+    return headers
 
 
 def _kombo(secret: str, body: bytes, ts: int, delivery_id: str) -> dict[str, str]:

@@ -34,10 +34,10 @@ HEADERS = {
     "github": {"X-Hub-Signature-256", "X-GitHub-Delivery"},
     "stripe": {"Stripe-Signature"},
     "slack": {"X-Slack-Request-Timestamp", "X-Slack-Signature"},
-    "shopify": {"X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id"},
+    "shopify": {"X-Shopify-Hmac-Sha256", "X-Shopify-Event-Id", "X-Shopify-Webhook-Id"},
     "hmac-sha256": {"X-Signature"},
 }
-OPTIONAL = {"X-GitHub-Delivery", "X-Shopify-Webhook-Id"}  # delivery ids, not signed
+OPTIONAL = {"X-GitHub-Delivery", "X-Shopify-Event-Id", "X-Shopify-Webhook-Id"}  # ids, unsigned
 REQUIRED = [(name, h) for name in NAMES for h in sorted(HEADERS[name] - OPTIONAL)]
 ARABIC_NOW = "".join(chr(0x660 + int(d)) for d in str(NOW))  # int() accepts these
 GARBAGE = [
@@ -393,7 +393,17 @@ def test_shopify_by_the_documented_rule() -> None:
     secret = new("shopify")[0]
     headers = SCHEMES["shopify"].sign(MSG, [secret])
     assert headers["X-Shopify-Hmac-Sha256"] == base64.b64encode(_hmac(secret, BODY)).decode()
-    assert headers["X-Shopify-Webhook-Id"] == "msg_1"
+    assert headers["X-Shopify-Webhook-Id"] == headers["X-Shopify-Event-Id"] == "msg_1"
+
+
+def test_shopify_dedupes_by_the_event_id_then_the_webhook_id() -> None:
+    secret = new("shopify")[0]
+    signature = SCHEMES["shopify"].sign(MSG, [secret])["X-Shopify-Hmac-Sha256"]
+    both = {"X-Shopify-Hmac-Sha256": signature, "X-Shopify-Event-Id": "e-1"}
+    both["X-Shopify-Webhook-Id"] = "w-1"
+    assert SCHEMES["shopify"].verify(both, BODY, [secret], NOW).id == "e-1"
+    del both["X-Shopify-Event-Id"]
+    assert SCHEMES["shopify"].verify(both, BODY, [secret], NOW).id == "w-1"
 
 
 # --- hmac-sha256: the generic scheme, configured per webhook -------------------------------------

@@ -105,16 +105,16 @@ def _same(value: str) -> str:
 @dataclass(slots=True)
 class HeaderHmac:
     """``header: encode(HMAC-SHA256(UTF-8 secret, signed(timestamp, body)))``; one signature
-    (``secrets[0]`` signs); the timestamp in ``ts_header`` and the delivery id in ``id_header``
-    when the scheme has them (else the timestamp is ``now`` and the id ""). ``normalize`` is
-    applied to the expected and the given signature before they are compared (lowercase hex)."""
+    (``secrets[0]`` signs). The timestamp is in ``ts_header`` when the scheme has one (else it
+    is ``now``); the delivery id is in the first of ``id_headers`` present (else ""). Both
+    signatures pass through ``normalize`` before they are compared (lowercase hex)."""
 
     name: str
     header: str
     encode: Callable[[bytes], str]
     signed: Callable[[int, bytes], bytes] = _body
     ts_header: str = ""
-    id_header: str = ""
+    id_headers: tuple[str, ...] = ()
     normalize: Callable[[str], str] = _same
 
     def _sig(self, secret: str, ts: int, body: bytes) -> str:
@@ -124,8 +124,8 @@ class HeaderHmac:
         headers = {self.header: self._sig(signing(secrets)[0], message.timestamp, message.body)}
         if self.ts_header:
             headers[self.ts_header] = str(message.timestamp)
-        if self.id_header and message.id:
-            headers[self.id_header] = message.id
+        if message.id:
+            headers.update(dict.fromkeys(self.id_headers, message.id))
         return headers
 
     def verify(
@@ -138,5 +138,5 @@ class HeaderHmac:
         expected = [self.normalize(self._sig(s, ts, body)) for s in secrets]
         if not any_equal(expected, [given]):
             raise SignatureInvalid(f"{self.header} does not match")
-        msg_id = header(headers, self.id_header, required=False) if self.id_header else ""
-        return Message(msg_id, ts, body)
+        found = (header(headers, name, required=False) for name in self.id_headers)
+        return Message(next((value for value in found if value), ""), ts, body)

@@ -13,4 +13,4 @@ def _hex(raw: bytes) -> str:
     return "sha256=" + raw.hex()
 
 
-SCHEME = HeaderHmac("github", "X-Hub-Signature-256", _hex, id_header="X-GitHub-Delivery")
+SCHEME = HeaderHmac("github", "X-Hub-Signature-256", _hex, id_headers=("X-GitHub-Delivery",))

@@ -50,7 +50,7 @@ def configured(options: Mapping[str, str]) -> HeaderHmac:
         NAME,
         options.get("header", DEFAULT_HEADER),
         lambda raw: prefix + encode(raw),
-        id_header=options.get("id_header", ""),
+        id_headers=(options["id_header"],) if "id_header" in options else (),
         normalize=_NORMALIZE[encoding],
     )
 
