@@ -31,6 +31,7 @@ from hookwire.secrets.vault import VaultSecretStore
 from hookwire.services.container import open_services
 from hookwire.settings import Settings
 from hookwire.tokens import mint
+from tests.vendors import VENDORS
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 SECRET = "whsec_dmF1bHQtc2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
@@ -279,3 +280,35 @@ async def test_the_api_keeps_webhook_secrets_in_vault_not_in_the_database(
     database = (tmp_path / "hookwire.db").read_bytes()
     assert body["secret"].encode() not in database
     assert body["id"].encode() in database
+
+
+async def test_inbound_requests_verify_with_the_secret_kept_in_vault(
+    openbao: tuple[str, str], tmp_path: Path
+) -> None:
+    address, root_token = openbao
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hookwire.db'}",
+        jwt_secret=secrets.token_urlsafe(32),
+        secret_backend="vault",
+        vault_addr=address,
+        vault_token=root_token,
+    )
+    vendor = VENDORS["github"]
+    services = await open_services(settings, migrate=True)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, services))
+        headers = {"Authorization": "Bearer " + mint(settings, "acme")}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            created = await client.post(
+                "/api/v1/integration/webhooks", json=vendor.create_body(), headers=headers
+            )
+            assert created.status_code == 201, created.text
+            inbound = f"/api/v1/inbound/{created.json()['id']}"
+            body = b'{"action": "opened"}'
+            signed = vendor.headers(body, ts=0, delivery_id="d-1")
+            assert (await client.post(inbound, content=body, headers=signed)).status_code == 202
+            forged = vendor.headers(body, ts=0, delivery_id="d-2", key=vendor.other_key)
+            assert (await client.post(inbound, content=body, headers=forged)).status_code == 401
+    finally:
+        await services.close()
+    assert vendor.secret.encode() not in (tmp_path / "hookwire.db").read_bytes()
