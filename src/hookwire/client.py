@@ -11,15 +11,17 @@ application), and answers the same JSON shapes. Errors are the same exception tr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from hookwire.devkeys import with_dev_keys
 from hookwire.domain.principal import Principal
+from hookwire.errors import PayloadTooLarge
 from hookwire.services.container import Services, open_services
 from hookwire.services.webhooks import WithSecret
 from hookwire.settings import Settings
-from hookwire.store.base import DeliveryQuery, EventQuery, WebhookQuery
+from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 
 
 def _with_secret(result: WithSecret) -> dict[str, Any]:
@@ -138,6 +140,35 @@ class Client:
     async def rotate_secret(self, webhook_id: str, **options: Any) -> dict[str, Any]:
         rotated = await self.services.webhooks.rotate_secret(self.principal, webhook_id, options)
         return _with_secret(rotated)
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    async def receive(
+        self, webhook_id: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Hand hookwire a third party's request that your own web server received: the status
+        and body to answer it with, as ``POST /api/v1/inbound/{id}`` would (errors raise, as
+        SignatureInvalid, PayloadTooLarge, NotFound). Any tenant's webhook: the signature is
+        the credential."""
+
+        async def read(limit: int) -> bytes:
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+            return body
+
+        lowered = {name.lower(): value for name, value in headers.items()}
+        reception = await self.services.inbound.receive(webhook_id, lowered, read)
+        return reception.status, reception.body
+
+    async def get_inbound_message(self, message_id: str) -> dict[str, Any]:
+        return (await self.services.inbound.get(self.principal, message_id)).to_public()
+
+    async def list_inbound_messages(
+        self, cursor: str | None = None, **filters: Any
+    ) -> dict[str, Any]:
+        query = InboundQuery(**filters)
+        page = await self.services.inbound.list(self.principal, query, cursor)
+        return {"data": [m.to_public() for m in page.items], "next_cursor": page.next_cursor}
 
     # --- event types -------------------------------------------------------------------------
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import hookwire
 from hookwire.catalog.builtin import load_builtin
-from hookwire.errors import NotFound, ValidationFailed, VersionConflict
+from hookwire.errors import (
+    NotFound,
+    PayloadTooLarge,
+    SignatureInvalid,
+    ValidationFailed,
+    VersionConflict,
+)
 from hookwire.settings import Settings
+from tests.vendors import VENDORS
 
 
 async def test_client_manages_webhooks_and_publishes(settings: Settings) -> None:
@@ -55,3 +64,23 @@ async def test_client_defines_and_versions_event_types(settings: Settings) -> No
         assert accepted["deliveries"] == 0
         names = [t["name"] for t in (await client.list_event_types(limit=200))["data"]]
         assert "counter.bumped" in names and "webhook_test" in names
+
+
+async def test_client_hands_over_inbound_requests_and_reads_them(settings: Settings) -> None:
+    vendor = VENDORS["stripe"]
+    async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+        hook = await client.create_webhook(**vendor.create_body())
+        body = b'{"id": "evt_9", "type": "invoice.paid"}'
+        headers = vendor.headers(body, ts=int(time.time()))
+        status, answer = await client.receive(hook["id"], headers, body)
+        assert status == 202 and answer["id"].startswith("inm_")
+        assert await client.receive(hook["id"], headers, body) == (
+            200, {"duplicate": True, "id": answer["id"]},
+        )  # fmt: skip
+        with pytest.raises(SignatureInvalid):
+            await client.receive(hook["id"], headers, body + b" ")
+        with pytest.raises(PayloadTooLarge):
+            await client.receive(hook["id"], headers, b" " * (settings.max_payload_bytes + 1))
+        [listed] = (await client.list_inbound_messages(provider_event="invoice.paid"))["data"]
+        assert (await client.get_inbound_message(listed["id"]))["body"] == body.decode()
+        assert (await client.as_tenant("globex").list_inbound_messages())["data"] == []
