@@ -108,6 +108,8 @@ def test_the_generic_scheme_reads_its_configured_event_header() -> None:
         (b"nul\x00in text", "", "nul\ufffdin text"),
         (b"x=%00", "application/x-www-form-urlencoded", {"x": "\ufffd"}),
         (b"[" * 2000 + b"]" * 2000, "", "[" * 2000 + "]" * 2000),  # too deep for JSON: text
+        (b"[" * 253 + b"]" * 253, "", "[" * 253 + "]" * 253),  # too deep to send on: text
+        (b"[" * 252 + b"]" * 252, "", orjson.loads(b"[" * 252 + b"]" * 252)),
     ],
 )
 def test_payload(body: bytes, content_type: str, payload: Any) -> None:

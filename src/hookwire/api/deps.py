@@ -16,6 +16,7 @@ from hookwire.domain.principal import Principal
 from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge
 from hookwire.services.container import Services
 
+MAX_DEPTH = 254  # orjson writes no deeper; it reads up to 1024
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
@@ -57,9 +58,13 @@ async def get_json_body(request: Request, services: ServicesDep) -> Any:
     if not raw.strip():
         return None
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
+        orjson.dumps(body)  # what hookwire accepts it must be able to store and send
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    except orjson.JSONEncodeError as exc:
+        raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from exc
+    return body
 
 
 JsonBody = Annotated[Any, Depends(get_json_body)]

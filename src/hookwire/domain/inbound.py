@@ -111,9 +111,11 @@ def parse_payload(body: bytes, content_type: str) -> Any:
 
 def _parsed(body: bytes, content_type: str) -> Any:
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+        value = orjson.loads(body)
+        orjson.dumps([[value]])  # as deep as it will sit in a delivery: {"data": {"payload"…
+        return value
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        pass  # not JSON, or nested deeper than orjson writes (254 levels): kept as text
     text = body.decode("utf-8", errors="replace")
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         fields = parse_qs(text, keep_blank_values=True)

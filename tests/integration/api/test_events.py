@@ -234,3 +234,23 @@ async def test_event_and_delivery_reads(api: Api) -> None:
     assert (await stranger.client.get(f"{EVENTS}/{accepted['id']}")).status_code == 404
     assert (await stranger.client.get(f"/api/v1/deliveries/{delivery_id}")).status_code == 404
     assert (await stranger.client.get("/api/v1/deliveries")).json()["data"] == []
+
+
+@pytest.mark.parametrize(("depth", "status"), [(253, 202), (300, 400), (1000, 400)])
+async def test_data_nested_deeper_than_can_be_sent_is_400_not_a_crash(
+    api: Api, depth: int, status: int
+) -> None:
+    """orjson reads 1024 levels but writes 254: a body between the two once parsed, then
+    failed to be stored (a 500). The body here is ``depth`` levels deep in all."""
+    created = await api.client.post(
+        "/api/v1/event-types", json={"name": "deep.thing", "schema": {"type": "object"}}
+    )
+    assert created.status_code == 201
+    await api.create(event_types=["deep.*"], envelope="workspace")
+    nested = b"[" * (depth - 2) + b"]" * (depth - 2)
+    body = b'{"type": "deep.thing", "data": {"x": ' + nested + b"}}"
+    response = await api.client.post(EVENTS, content=body)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert "nested deeper than 254 levels" in response.json()["detail"]
+        await nothing_written(api)

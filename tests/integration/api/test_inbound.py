@@ -370,3 +370,14 @@ async def test_messages_are_read_by_their_tenant_and_app_only(api: Api) -> None:
         assert response.status_code == 404 and "acme" not in response.text
         assert await messages(stranger) == []
     assert (await api.anonymous().client.get(MESSAGES)).status_code == 401
+
+
+async def test_json_nested_too_deep_to_send_on_is_published_as_text(api: Api) -> None:
+    vendor = VENDORS["github"]
+    await api.create(event_types=["inbound.received"])
+    hook = await inbound_webhook(api, vendor)
+    deep = b'{"a":' * 300 + b"1" + b"}" * 300
+    response = await send(api, hook, vendor, deep)
+    assert response.status_code == 202, response.text
+    [event] = await received_events(api)
+    assert event["data"]["payload"] == deep.decode()
