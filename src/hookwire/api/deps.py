@@ -13,7 +13,8 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from hookwire.domain.principal import Principal
-from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge
+from hookwire.domain.validation import nul_path
+from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge, ValidationFailed
 from hookwire.services.container import Services
 
 MAX_DEPTH = 254  # orjson writes no deeper; it reads up to 1024
@@ -64,6 +65,10 @@ async def get_json_body(request: Request, services: ServicesDep) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     except orjson.JSONEncodeError as exc:
         raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from exc
+    if b"\\u0000" in raw:  # the only way JSON spells U+0000
+        where = nul_path(body)
+        if where is not None:
+            raise ValidationFailed.at(where, "contains U+0000, which cannot be stored")
     return body
 
 

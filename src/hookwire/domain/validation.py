@@ -42,6 +42,26 @@ def pointer(parts: Iterable[Any], base: str = "") -> str:
     return "".join(out)
 
 
+def nul_path(value: Any, base: str = "") -> str | None:
+    """The pointer to the first string (value or member name) holding U+0000, or None.
+    PostgreSQL's text and jsonb cannot store it, so both stores refuse it alike."""
+    if isinstance(value, str):
+        return base if "\x00" in value else None
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        here = pointer([key], base)
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = nul_path(item, here)
+        if found is not None:
+            return found
+    return None
+
+
 # --- formats ---------------------------------------------------------------------------
 
 FORMATS = FormatChecker(formats=())

@@ -254,3 +254,30 @@ async def test_data_nested_deeper_than_can_be_sent_is_400_not_a_crash(
     if status == 400:
         assert "nested deeper than 254 levels" in response.json()["detail"]
         await nothing_written(api)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b'{"type": "webhook_test", "data": {"test": true, "s": "a\\u0000b"}}', "/data/s"),
+        (b'{"type": "webhook_test", "data": {"test": true, "k\\u0000": 1}}', "/data/k\x00"),
+        (b'{"type": "webhook_test", "data": {"test": true}, "tags": ["x", "\\u0000"]}', "/tags/1"),
+    ],
+)
+async def test_nul_characters_are_422_on_both_stores(api: Api, raw: bytes, path: str) -> None:
+    """PostgreSQL cannot store U+0000 (it answered 503, "retry later", forever); SQLite could.
+    Both refuse it now, at the field."""
+    await api.create()
+    response = await api.client.post(EVENTS, content=raw)
+    assert response.status_code == 422, response.text
+    assert [e["path"] for e in response.json()["errors"]] == [path]
+    await nothing_written(api)
+    escaped = b'{"type": "webhook_test", "data": {"test": true}, "tags": ["\\\\u0000"]}'
+    assert (await api.client.post(EVENTS, content=escaped)).status_code == 202  # a backslash
+
+
+async def test_a_nul_in_a_webhook_field_is_422(api: Api) -> None:
+    raw = b'{"url": "https://receiver.example.com/h", "name": "a\\u0000"}'
+    response = await api.client.post(WEBHOOKS, content=raw)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "/name"
