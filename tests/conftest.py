@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hookwire.api import create_app
+from hookwire.delivery.sender import Sender
 from hookwire.secrets.local import LocalSecretStore
 from hookwire.services.container import Services, assemble
 from hookwire.settings import Settings
@@ -108,6 +109,15 @@ async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
     await assembled.sender.open()
     yield assembled
     await assembled.sender.close()
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[Sender]:
+    """A sender that may reach loopback, where the tests' receivers listen."""
+    opened = Sender(allow_private=True)
+    await opened.open()
+    yield opened
+    await opened.close()
 
 
 class Api:

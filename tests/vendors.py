@@ -24,6 +24,38 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+# --- the vendors' published examples (request, secret, expected signature) ----------------------
+
+# docs.github.com, "Validating webhook deliveries" -> "Testing the webhook payload validation".
+GITHUB_SECRET, GITHUB_BODY = "It's a Secret to Everybody", b"Hello, World!"
+GITHUB_SIG = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+# api.slack.com/authentication/verifying-requests-from-slack, the worked example. The docs' body
+# has command=%2Fwebhook-collect (with %2Fwebbot the documented signature does not reproduce).
+SLACK_SECRET, SLACK_TS = "8f742231b10e8888abcd99yyyzzz85a5", 1531420618
+SLACK_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
+    b"&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
+    b"&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands"
+    b"%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+SLACK_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+# github.com/standard-webhooks/standard-webhooks: libraries/python/tests/test_webhooks.py
+# (test_sign_function) and libraries/go/webhook_asymmetric_test.go (TestAsymmetricWebhookSign).
+SW_ID, SW_TS, SW_BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+SW_SECRET, SW_SIG = (
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+)
+ED_KEY = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="
+ED_SIG = (
+    "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
+)
+
+# --- senders --------------------------------------------------------------------------------------
+
 Sign = Callable[[str, bytes, int, str], dict[str, str]]  # (secret, body, ts, delivery id)
 
 

@@ -5,7 +5,6 @@ receiver by the real worker."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,23 @@ from hookwire.settings import Settings
 from hookwire.signing.keys import public_key
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
-from tests.vendors import VENDORS
+from tests.vendors import (
+    ED_KEY,
+    ED_SIG,
+    GITHUB_BODY,
+    GITHUB_SECRET,
+    GITHUB_SIG,
+    SLACK_BODY,
+    SLACK_SECRET,
+    SLACK_SIG,
+    SLACK_TS,
+    SW_BODY,
+    SW_ID,
+    SW_SECRET,
+    SW_SIG,
+    SW_TS,
+    VENDORS,
+)
 
 MESSAGES = "/api/v1/inbound-messages"
 
@@ -29,14 +44,6 @@ MESSAGES = "/api/v1/inbound-messages"
 def settings(settings: Settings) -> Settings:
     """The receiver listens on loopback, so the subscriber must be allowed a private target."""
     return settings.replace(allow_private_targets=True)
-
-
-@pytest.fixture
-async def sender() -> AsyncIterator[Sender]:
-    opened = Sender(allow_private=True)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 async def inbound_hook(api: Api, scheme: str, secret: str) -> str:
@@ -94,33 +101,8 @@ async def test_what_arrives_is_delivered_signed_to_an_outbound_subscriber(
 
 # --- the vendors' published examples -------------------------------------------------------------
 
-# docs.github.com, "Validating webhook deliveries" -> "Testing the webhook payload validation".
-GITHUB_SECRET, GITHUB_BODY = "It's a Secret to Everybody", b"Hello, World!"
-GITHUB_SIG = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-
-# api.slack.com/authentication/verifying-requests-from-slack, the worked example.
-SLACK_SECRET, SLACK_TS = "8f742231b10e8888abcd99yyyzzz85a5", 1531420618
-SLACK_BODY = (
-    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
-    b"&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
-    b"&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands"
-    b"%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
-    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-)
-SLACK_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-
-# github.com/standard-webhooks/standard-webhooks, libraries/python/tests/test_webhooks.py.
-SW_ID, SW_TS, SW_BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
-SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-SW_SIG = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-
-# ... libraries/go/webhook_asymmetric_test.go (TestAsymmetricWebhookSign): the same message
-# signed with the published key, verified here with its public half.
-ED_KEY = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="
+# The Ed25519 reference message is verified with the public half of the published key.
 ED_PUBLIC = public_key("standard-webhooks-ed25519", ED_KEY, inbound=False) or ""
-ED_SIG = (
-    "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
-)
 
 
 async def test_githubs_documented_example_is_accepted(api: Api) -> None:

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +242,22 @@ async def test_repr_hides_the_token(openbao: tuple[str, str]) -> None:
         await vault.close()
 
 
-async def test_the_api_keeps_webhook_secrets_in_vault_not_in_the_database(
-    openbao: tuple[str, str], tmp_path: Path
-) -> None:
+@dataclass
+class VaultApp:
+    """The app over SQLite with secrets in OpenBao, and a token of tenant acme."""
+
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    database: Path
+
+    def stored_bytes(self) -> bytes:
+        """The database file and its write-ahead log, as on disk now."""
+        files = (self.database, self.database.with_name(self.database.name + "-wal"))
+        return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+@pytest.fixture
+async def vault_app(openbao: tuple[str, str], tmp_path: Path) -> AsyncIterator[VaultApp]:
     address, root_token = openbao
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'hookwire.db'}",
@@ -253,62 +267,51 @@ async def test_the_api_keeps_webhook_secrets_in_vault_not_in_the_database(
         vault_token=root_token,
     )
     services = await open_services(settings, migrate=True)
-    raw = hvac.Client(url=address, token=root_token)
     try:
         transport = httpx.ASGITransport(app=create_app(settings, services))
         headers = {"Authorization": "Bearer " + mint(settings, "acme")}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            created = await client.post(
-                "/api/v1/integration/webhooks",
-                json={"url": "https://receiver.example.com/hook"},
-                headers=headers,
-            )
-            assert created.status_code == 201, created.text
-            body = created.json()
-            rotated = await client.post(
-                f"/api/v1/integration/webhooks/{body['id']}/rotate-secret", headers=headers
-            )
-            assert rotated.status_code == 200
-        stored = raw.secrets.kv.v2.read_secret_version(
-            path=body["vault_path"], mount_point="secret", raise_on_deleted_version=True
-        )["data"]["data"]
-        assert stored["current"] == rotated.json()["secret"]
-        assert stored["previous"] == body["secret"]
+            yield VaultApp(client, headers, tmp_path / "hookwire.db")
     finally:
-        raw.adapter.close()
         await services.close()
-    database = (tmp_path / "hookwire.db").read_bytes()
+
+
+async def test_the_api_keeps_webhook_secrets_in_vault_not_in_the_database(
+    vault_app: VaultApp, raw: Any
+) -> None:
+    client, headers = vault_app.client, vault_app.headers
+    created = await client.post(
+        "/api/v1/integration/webhooks",
+        json={"url": "https://receiver.example.com/hook"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    rotated = await client.post(
+        f"/api/v1/integration/webhooks/{body['id']}/rotate-secret", headers=headers
+    )
+    assert rotated.status_code == 200
+    stored = raw.read_secret_version(
+        path=body["vault_path"], mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
+    assert stored["current"] == rotated.json()["secret"]
+    assert stored["previous"] == body["secret"]
+    database = vault_app.stored_bytes()
     assert body["secret"].encode() not in database
     assert body["id"].encode() in database
 
 
-async def test_inbound_requests_verify_with_the_secret_kept_in_vault(
-    openbao: tuple[str, str], tmp_path: Path
-) -> None:
-    address, root_token = openbao
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hookwire.db'}",
-        jwt_secret=secrets.token_urlsafe(32),
-        secret_backend="vault",
-        vault_addr=address,
-        vault_token=root_token,
-    )
+async def test_inbound_requests_verify_with_the_secret_kept_in_vault(vault_app: VaultApp) -> None:
     vendor = VENDORS["github"]
-    services = await open_services(settings, migrate=True)
-    try:
-        transport = httpx.ASGITransport(app=create_app(settings, services))
-        headers = {"Authorization": "Bearer " + mint(settings, "acme")}
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            created = await client.post(
-                "/api/v1/integration/webhooks", json=vendor.create_body(), headers=headers
-            )
-            assert created.status_code == 201, created.text
-            inbound = f"/api/v1/inbound/{created.json()['id']}"
-            body = b'{"action": "opened"}'
-            signed = vendor.headers(body, ts=0, delivery_id="d-1")
-            assert (await client.post(inbound, content=body, headers=signed)).status_code == 202
-            forged = vendor.headers(body, ts=0, delivery_id="d-2", key=vendor.other_key)
-            assert (await client.post(inbound, content=body, headers=forged)).status_code == 401
-    finally:
-        await services.close()
-    assert vendor.secret.encode() not in (tmp_path / "hookwire.db").read_bytes()
+    client = vault_app.client
+    created = await client.post(
+        "/api/v1/integration/webhooks", json=vendor.create_body(), headers=vault_app.headers
+    )
+    assert created.status_code == 201, created.text
+    inbound = f"/api/v1/inbound/{created.json()['id']}"
+    body = b'{"action": "opened"}'
+    signed = vendor.headers(body, ts=0, delivery_id="d-1")
+    assert (await client.post(inbound, content=body, headers=signed)).status_code == 202
+    forged = vendor.headers(body, ts=0, delivery_id="d-2", key=vendor.other_key)
+    assert (await client.post(inbound, content=body, headers=forged)).status_code == 401
+    assert vendor.secret.encode() not in vault_app.stored_bytes()

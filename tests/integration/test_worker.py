@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,14 +31,6 @@ TEST_EVENT = {"type": "webhook_test", "data": {"test": True}}
 def settings(settings: Settings) -> Settings:
     """Receivers listen on loopback, so these webhooks must be allowed private targets."""
     return settings.replace(allow_private_targets=True)
-
-
-@pytest.fixture
-async def sender() -> AsyncIterator[Sender]:
-    opened = Sender(allow_private=True)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 WorkerFactory = Callable[..., Worker]

@@ -18,6 +18,22 @@ from hookwire.errors import ConfigurationError, SignatureInvalid
 from hookwire.signing.base import Message
 from hookwire.signing.keys import ALL_SCHEMES, ED25519, STANDARD, public_key, secret_problem
 from hookwire.signing.registry import SCHEMES, get_scheme, scheme_for
+from tests.vendors import (
+    ED_KEY,
+    ED_SIG,
+    GITHUB_BODY,
+    GITHUB_SECRET,
+    GITHUB_SIG,
+    SLACK_BODY,
+    SLACK_SECRET,
+    SLACK_SIG,
+    SLACK_TS,
+    SW_BODY,
+    SW_ID,
+    SW_SECRET,
+    SW_SIG,
+    SW_TS,
+)
 
 NOW = 1_700_000_000
 BODY = b'{"id":"evt_1","type":"test.event","data":{"n":1}}'
@@ -257,33 +273,8 @@ def test_single_signature_schemes_sign_with_the_current_secret(name: str) -> Non
 
 # --- vendor vectors and independent implementations -------------------------------------------
 
-# docs.github.com, "Validating webhook deliveries" -> "Testing the webhook payload validation".
-GITHUB = ("It's a Secret to Everybody", b"Hello, World!")
-GITHUB_SIG = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-
-# api.slack.com/authentication/verifying-requests-from-slack, the worked example. The docs' body
-# has command=%2Fwebhook-collect (with %2Fwebbot the documented signature does not reproduce).
-SLACK_SECRET, SLACK_TS = "8f742231b10e8888abcd99yyyzzz85a5", 1531420618
-SLACK_BODY = (
-    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
-    b"&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
-    b"&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands"
-    b"%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
-    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-)
-SLACK_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-
-# github.com/standard-webhooks/standard-webhooks: libraries/python/tests/test_webhooks.py
-# (test_sign_function) and libraries/go/webhook_asymmetric_test.go (TestAsymmetricWebhookSign).
-SW_MSG = Message("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}')
-SW_SECRET, SW_SIG = (
-    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-)
-ED_KEY = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="
-ED_SIG = (
-    "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
-)
+GITHUB = (GITHUB_SECRET, GITHUB_BODY)
+SW_MSG = Message(SW_ID, SW_TS, SW_BODY)
 
 
 def test_github_documented_vector() -> None:

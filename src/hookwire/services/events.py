@@ -17,7 +17,7 @@ from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from hookwire.ids import new_id
 from hookwire.services.event_types import EventTypeService
-from hookwire.services.paging import Page, paged
+from hookwire.services.paging import Page, check_window, paged
 from hookwire.store.base import CLAIM_TTL, Claim, DeliveryQuery, EventQuery, Store
 from hookwire.timeutil import utcnow
 
@@ -121,8 +121,7 @@ class EventService:
     async def list(
         self, principal: Principal, query: EventQuery, cursor: str | None
     ) -> Page[Event]:
-        if query.since and query.until and query.until <= query.since:
-            raise ValidationFailed.at("/until", "must be after since")
+        check_window(query.since, query.until)
         return await paged(
             query, cursor, lambda q: self.store.list_events(principal, q), lambda e: e.id
         )

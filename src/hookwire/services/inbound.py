@@ -26,12 +26,11 @@ from hookwire.errors import (
     NotFound,
     PayloadTooLarge,
     SignatureInvalid,
-    ValidationFailed,
 )
 from hookwire.ids import is_id, new_id
 from hookwire.metrics import Metrics
 from hookwire.secrets.cache import SecretCache
-from hookwire.services.paging import Page, paged
+from hookwire.services.paging import Page, check_window, paged
 from hookwire.signing.base import Message
 from hookwire.signing.registry import scheme_for
 from hookwire.store.base import InboundQuery, Store
@@ -130,8 +129,7 @@ class InboundService:
     async def list(
         self, principal: Principal, query: InboundQuery, cursor: str | None
     ) -> Page[InboundMessage]:
-        if query.since and query.until and query.until <= query.since:
-            raise ValidationFailed.at("/until", "must be after since")
+        check_window(query.since, query.until)
         return await paged(
             query,
             cursor,

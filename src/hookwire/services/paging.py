@@ -8,6 +8,7 @@ import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Generic, Protocol, TypeVar
 
 from hookwire.errors import ValidationFailed
@@ -27,6 +28,12 @@ class Page(Generic[T]):
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed.at("/limit", f"must be between 1 and {MAX_LIMIT}")
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """A list's time filters: ``until`` must come after ``since``."""
+    if since and until and until <= since:
+        raise ValidationFailed.at("/until", "must be after since")
 
 
 def encode_cursor(last_key: str) -> str:
