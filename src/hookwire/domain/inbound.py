@@ -138,7 +138,7 @@ def _text(value: Any) -> str | None:
 
 
 def provider_event(webhook: Webhook, headers: Mapping[str, str], payload: Any) -> str | None:
-    """The provider's name for the event (§7): a header for github and shopify (and
+    """The provider's name for the event (§7; ``headers`` with lowercase names): a header for github and shopify (and
     hmac-sha256's ``event_header``), the body's ``type`` for stripe, kombo and standard-webhooks,
     slack's inner ``event.type`` (its top-level ``type`` when there is no inner event)."""
     scheme = webhook.signature_scheme
@@ -180,7 +180,8 @@ def accepted(
     :func:`parse_payload` gives it) and the ``inbound.received`` event to publish with it, or
     None when the webhook's ``event_types`` exclude the provider event (a message without one
     is matched as "", so only ``*`` lets it through a non-empty filter)."""
-    name = provider_event(webhook, headers, payload)
+    kept = kept_headers(headers)
+    name = provider_event(webhook, kept, payload)
     publish = patterns.matches_any(webhook.event_types, name or "")
     message = InboundMessage(
         id=new_id("inm"),
@@ -191,7 +192,7 @@ def accepted(
         scheme=webhook.signature_scheme,
         dedupe_key=dedupe_key(verified.id, verified.body),
         provider_event=name,
-        headers=kept_headers(headers),
+        headers=kept,
         body=verified.body,
         body_size=len(verified.body),
         event_id=new_id("evt") if publish else None,

@@ -32,11 +32,11 @@ class SecretCache:
         document = self._documents.get(key)
         if document is None:
             document = await self.secrets.get(vault_path) or {}
+            if "current" not in document:  # not cached: it may be put back
+                raise HookwireError(f"no secret at {vault_path}")
             if len(self._documents) >= self._size:
                 self._documents.clear()
             self._documents[key] = document
-        if "current" not in document:
-            raise HookwireError(f"no secret at {vault_path}")
         found = [document["current"]]
         expires = document.get("previous_expires_at")
         if "previous" in document and expires and parse_iso(expires) > now:
