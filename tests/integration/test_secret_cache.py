@@ -16,7 +16,7 @@ PATH = "hookwire/acme/webhooks/wh_1"
 
 async def test_the_previous_secret_is_in_force_until_its_grace_ends(services: Services) -> None:
     now = utcnow()
-    document = {"current": "new", "previous": "old", "previous_expires_at": iso(now)}
+    document = {"current": "new", "previous": "old", "previous_expires_at": iso(now) or ""}
     await services.secrets.put(PATH, document)
     cache = SecretCache(services.secrets)
     assert await cache.in_force(PATH, "fp-2", now - timedelta(seconds=1)) == ["new", "old"]

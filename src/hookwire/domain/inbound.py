@@ -138,9 +138,10 @@ def _text(value: Any) -> str | None:
 
 
 def provider_event(webhook: Webhook, headers: Mapping[str, str], payload: Any) -> str | None:
-    """The provider's name for the event (§7; ``headers`` with lowercase names): a header for github and shopify (and
-    hmac-sha256's ``event_header``), the body's ``type`` for stripe, kombo and standard-webhooks,
-    slack's inner ``event.type`` (its top-level ``type`` when there is no inner event)."""
+    """The provider's name for the event (§7; ``headers`` with lowercase names): a header
+    for github and shopify (and hmac-sha256's ``event_header``), the body's ``type`` for
+    stripe, kombo and standard-webhooks, slack's inner ``event.type`` (its top-level ``type``
+    when there is no inner event)."""
     scheme = webhook.signature_scheme
     header = EVENT_HEADERS.get(scheme)
     if scheme == hmac_sha256.NAME:
