@@ -1,7 +1,16 @@
-"""Publishing over HTTP: events/s that ``POST /api/v1/events`` accepts under load (issue 5).
+"""Publishing over HTTP: events/s that ``POST /api/v1/events`` accepts under load (issue 5),
+and inbound requests/s that ``POST /api/v1/inbound/{id}`` verifies, stores and publishes
+(issue 6).
 
     .venv/bin/python bench/http_publish.py [--store sqlite|postgres|both] [--quick]
                                            [--seconds 20] [--receiver nginx|python]
+                                           [--scenarios publish,inbound]
+
+``inbound`` (the same wrk setup) POSTs a GitHub-signed request of the same size (the example
+event as the body, ``X-Hub-Signature-256`` over it, a new ``X-GitHub-Delivery`` on every
+request so none is a duplicate) to an inbound webhook; each accepted request is stored and
+published as ``inbound.received`` to the one outbound webhook, which delivers it meanwhile.
+Its ceiling is the same script against the receiver.
 
 The load comes from wrk (Debian's package, installed with apt-get when missing), a separate
 process: 1 thread (the machine has 2 cores), 32 connections, each POSTing the catalog example
@@ -32,6 +41,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import os
 import shutil
 import signal
@@ -67,22 +78,43 @@ WARMUP_S: Final = 3.0
 WRK_TIMEOUT_S: Final = 10  # a request unanswered this long counts as a timeout error
 WRK_GRACE_S: Final = 30.0  # beyond the run's duration, before wrk is killed
 MARKER: Final = "WRK-JSON "
+SCENARIOS: Final = ("publish", "inbound")
 
-LUA: Final = """\
+PUBLISH_LUA: Final = """\
 -- written by bench/http_publish.py: POST one event per request, count unexpected statuses
 wrk.method = "POST"
 wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
+"""
+INBOUND_LUA: Final = """\
+-- written by bench/http_publish.py: POST one GitHub-signed request per request, each with a
+-- delivery id of its own (run name, thread, counter), count unexpected statuses
+wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "{signature}"
 
+local sent = 0
+
+function request()
+  sent = sent + 1
+  wrk.headers["X-GitHub-Delivery"] = run .. "-" .. tid .. "-" .. sent
+  return wrk.format()
+end
+"""
+LUA: Final = """\
 local threads = {{}}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("tid", #threads)
 end
 
 function init(args)
   expected = tonumber(args[1]) or 202
+  run = args[2] or "run"
   unexpected = 0
   statuses = {{}}
 end
@@ -131,14 +163,25 @@ def wrk_version(binary: str) -> str:
     return f"wrk {words[1].rpartition('/')[2]}" if len(words) > 1 else "wrk"
 
 
-def write_script(workdir: Path, token: str) -> Path:
-    """The Lua script, with the catalog example event as the body."""
+INBOUND_SECRET: Final = "bench-github-secret-0123456789"
+
+
+def write_scripts(workdir: Path, token: str) -> dict[str, Path]:
+    """The Lua script of each scenario, with the catalog example event as the body."""
     body = orjson.dumps({"type": deliver.EVENT_TYPE, "data": deliver.example_data()}).decode()
     if "]==]" in body or '"' in token:
         raise BenchError("the body or the token cannot be embedded in the Lua script")
-    script = workdir / "publish.lua"
-    script.write_text(LUA.format(body=body, token=token, marker=MARKER), encoding="utf-8")
-    return script
+    digest = hmac.new(INBOUND_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+    heads = {
+        "publish": PUBLISH_LUA.format(body=body, token=token),
+        "inbound": INBOUND_LUA.format(body=body, signature="sha256=" + digest),
+    }
+    scripts = {}
+    for scenario, head in heads.items():
+        scripts[scenario] = workdir / f"{scenario}.lua"
+        text = head + "\n" + LUA.format(marker=MARKER)
+        scripts[scenario].write_text(text, encoding="utf-8")
+    return scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +211,7 @@ async def run_wrk(
     """One wrk run (a child process: stopped with the others on failure); its figures."""
     argv = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency",
             f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), target.url, "--",
-            str(target.expected)]  # fmt: skip
+            str(target.expected), name]  # fmt: skip
     process = procs.start(name, argv, stop_signal=signal.SIGINT)
     meter = CpuMeter({"wrk": [process.pid], **target.roles}, postgres=target.postgres)
     meter.start()
@@ -202,7 +245,9 @@ def deliveries_between(log: Path, started: float, ended: float) -> int:
         return sum(1 for line in lines if started <= float(line.split("\t", 1)[0]) <= ended)
 
 
-def figures(target: Target, load: Load, receiver: Receiver, label: str) -> dict[str, Any]:
+def figures(
+    scenario: str, target: Target, load: Load, receiver: Receiver, label: str
+) -> dict[str, Any]:
     """The JSON line of one setup."""
     got = load.figures
     seconds = got["duration_us"] / 1e6
@@ -213,7 +258,7 @@ def figures(target: Target, load: Load, receiver: Receiver, label: str) -> dict[
     errors = got["socket_errors"]
     return {
         "bench": "http_publish",
-        "scenario": "publish",
+        "scenario": scenario,
         "store": target.store,
         "receiver": label,
         "threads": THREADS,
@@ -236,71 +281,83 @@ def figures(target: Target, load: Load, receiver: Receiver, label: str) -> dict[
     }
 
 
-async def create_webhook(base_url: str, token: str, receiver: Receiver) -> None:
+async def create_webhooks(scenario: str, base_url: str, token: str, receiver: Receiver) -> str:
+    """One outbound webhook at the receiver (for ``inbound``: subscribed to what arrives, and
+    an inbound GitHub webhook beside it); the path wrk POSTs to."""
+    bodies = [{"url": receiver.webhook_url(0)}]
+    if scenario == "inbound":
+        inbound = {"direction": "inbound", "signature_scheme": "github", "secret": INBOUND_SECRET}
+        bodies = [{**bodies[0], "event_types": ["inbound.received"]}, inbound]
     async with deliver.api_client("aiohttp", base_url, token) as post:
-        hook = orjson.dumps({"url": receiver.webhook_url(0)})
-        status, answer = await post(deliver.WEBHOOKS_PATH, hook)
-    if status != 201:
-        raise BenchError(f"creating the webhook answered {status}: {answer}")
+        for body in bodies:
+            status, answer = await post(deliver.WEBHOOKS_PATH, orjson.dumps(body))
+            if status != 201:
+                raise BenchError(f"creating a webhook answered {status}: {answer}")
+    return f"/api/v1/inbound/{answer['id']}" if scenario == "inbound" else deliver.EVENTS_PATH
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
     plan: Plan
     wrk: str
-    script: Path
+    scripts: dict[str, Path]
     seconds: float
 
 
-async def measure(ctx: Context, store: str, db: Database | None) -> dict[str, Any]:
+async def measure(ctx: Context, scenario: str, store: str, db: Database | None) -> dict[str, Any]:
     """Warm-up, then the measured wrk run, against one setup."""
-    plan = ctx.plan
+    plan, script, what = ctx.plan, ctx.scripts[scenario], f"{scenario} {store}"
     with deliver.processes(plan.workdir) as procs:
         receiver = await deliver.start_receiver(procs, f"receiver-{store}", plan.receiver)
         if store == "ceiling":
             target = Target(store, receiver.webhook_url(0), 204, {"receiver": receiver.pids})
         else:
-            target = await start_hookwire(ctx, procs, store, db, receiver)
-        progress(f"{store}: warming up for {WARMUP_S:.0f} s")
-        await run_wrk(procs, ctx.wrk, ctx.script, target, WARMUP_S, "wrk-warmup")
-        progress(f"{store}: wrk for {ctx.seconds:.0f} s")
+            target = await start_hookwire(ctx, scenario, procs, store, db, receiver)
+        progress(f"{what}: warming up for {WARMUP_S:.0f} s")
+        await run_wrk(procs, ctx.wrk, script, target, WARMUP_S, "wrk-warmup")
+        progress(f"{what}: wrk for {ctx.seconds:.0f} s")
         async with deliver.database_waits(db) as waits:
-            load = await run_wrk(procs, ctx.wrk, ctx.script, target, ctx.seconds, "wrk")
+            load = await run_wrk(procs, ctx.wrk, script, target, ctx.seconds, "wrk")
         procs.stop_all()  # the receiver flushes its log
-        line = figures(target, load, receiver, plan.receiver.label)
+        line = figures(scenario, target, load, receiver, plan.receiver.label)
     if waits is not None:
         line["note"] += f"; {waits.summary()}"
     return line
 
 
 async def start_hookwire(
-    ctx: Context, procs: Processes, store: str, db: Database | None, receiver: Receiver
+    ctx: Context,
+    scenario: str,
+    procs: Processes,
+    store: str,
+    db: Database | None,
+    receiver: Receiver,
 ) -> Target:
     """`hookwire serve` (SQLite) or `hookwire api` + 2 workers (PostgreSQL, migrated), up and
-    with one webhook pointing at the receiver."""
+    with its webhooks (see create_webhooks)."""
     plan = ctx.plan
     name: StoreName = "sqlite" if store == "sqlite" else "postgres"
-    url = await deliver.store_url(plan, db, "publish")
+    url = await deliver.store_url(plan, db, scenario)
     if db is not None:
         await deliver.migrate(plan, url)
     port = deliver.free_port()
     roles = deliver.start_engine(procs, plan, name, url, port, api=True)
     base_url = f"http://127.0.0.1:{port}"
     await deliver.wait_healthy(base_url, procs)
-    await create_webhook(base_url, plan.keys.token(), receiver)
+    path = await create_webhooks(scenario, base_url, plan.keys.token(), receiver)
     roles = {**roles, "receiver": receiver.pids}
-    return Target(store, base_url + deliver.EVENTS_PATH, 202, roles, db is not None)
+    return Target(store, base_url + path, 202, roles, db is not None)
 
 
-async def phase(ctx: Context, store: str, db: Database | None) -> dict[str, Any]:
+async def phase(ctx: Context, scenario: str, store: str, db: Database | None) -> dict[str, Any]:
     """One setup; a failure becomes a ``failed`` line and the run goes on."""
     try:
         async with asyncio.timeout(ctx.seconds + WARMUP_S + 4 * deliver.PHASE_CAP_S):
-            line = await measure(ctx, store, db)
+            line = await measure(ctx, scenario, store, db)
     except Exception as exc:  # any failure: record it, go on with the next setup
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        progress(f"{store} FAILED: {reason}")
-        line = {"bench": "http_publish", "scenario": "publish", "store": store, "failed": reason}
+        progress(f"{scenario} {store} FAILED: {reason}")
+        line = {"bench": "http_publish", "scenario": scenario, "store": store, "failed": reason}
     return deliver.emit_line(line)
 
 
@@ -321,10 +378,12 @@ async def run(options: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="hw_bench_http_publish_") as tmp:
         keys = Keys()
         plan = Plan(Path(tmp), keys, 0, 0, (), 0.0, "aiohttp", receiver)
-        ctx = Context(plan, wrk, write_script(Path(tmp), keys.token()), seconds)
+        ctx = Context(plan, wrk, write_scripts(Path(tmp), keys.token()), seconds)
         try:
-            for store in ("ceiling", *stores):
-                lines.append(await phase(ctx, store, db if store == "postgres" else None))
+            for scenario in options.scenarios.split(","):
+                for store in ("ceiling", *stores):
+                    pg = db if store == "postgres" else None
+                    lines.append(await phase(ctx, scenario, store, pg))
         finally:
             if db is not None:
                 await db.drop()
@@ -338,7 +397,11 @@ def parse_options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help=f"per run (default {SECONDS:.0f})")
     parser.add_argument("--pg-url", default=deliver.ADMIN_URL, help="admin URL (loopback only)")
     parser.add_argument("--receiver", choices=("nginx", "python"), default="nginx")
-    return parser.parse_args(argv)
+    parser.add_argument("--scenarios", default="publish", help="publish,inbound (comma-separated)")
+    options = parser.parse_args(argv)
+    if set(options.scenarios.split(",")) - set(SCENARIOS):
+        parser.error(f"--scenarios: choose from {', '.join(SCENARIOS)}")
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> None:

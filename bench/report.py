@@ -194,6 +194,10 @@ def rows(rates: Sequence[float]) -> list[Row]:
     informative += [
         Row("publish over HTTP: latency p50 ms (wrk)", "publish", _get("p50_ms"), {}, digits=1),
         Row("publish over HTTP: latency p99 ms (wrk)", "publish", _get("p99_ms"), {}, digits=1),
+        Row("inbound over HTTP: requests/s verified, stored, published (wrk, 32 connections)",
+            "inbound", _get("events_per_s"), {}),
+        Row("inbound over HTTP: latency p50 ms (wrk)", "inbound", _get("p50_ms"), {}, digits=1),
+        Row("inbound over HTTP: latency p99 ms (wrk)", "inbound", _get("p99_ms"), {}, digits=1),
         Row("retries (10 % answer 500): successful first attempts/s, x the plain drain",
             "retries", _get("first_ok_per_s"), {}, ratio_to_ceiling=False),
         Row("retries: first attempts answered 500 / retried before the end", "retries",
@@ -225,7 +229,7 @@ def _suffix(line: Line, row: Row) -> str:
     lost = int(line.get("send_errors", 0)) + int(line.get("unanswered", 0))
     if row.scenario == "latency" and (lost or line.get("arrived") != line.get("sent")):
         notes.append(f"{line.get('arrived')}/{line.get('sent')} arrived, {lost} sends lost")
-    if row.scenario == "publish" and line.get("unexpected_status"):
+    if row.scenario in ("publish", "inbound") and line.get("unexpected_status"):
         notes.append(f"{line['unexpected_status']} not {line.get('expected_status')}")
     return f" ({', '.join(notes)})" if notes else ""
 
@@ -321,6 +325,14 @@ def _cpu(line: Line) -> str:
     return cpu_text(line.get("cpu"))
 
 
+_HTTP_COLUMNS: Final[list[Column]] = [
+    ("store", _field("store")), ("s", _field("seconds", 1)),
+    ("requests", _field("requests")), ("accepted/s", _field("events_per_s", 0)),
+    ("p50 ms", _field("p50_ms", 1)), ("p99 ms", _field("p99_ms", 1)),
+    ("wrong status", _field("unexpected_status")), ("socket errors", _field("socket_errors")),
+    ("deliveries meanwhile", _field("deliveries_during")), ("CPU, cores", _cpu),
+    ("notes", _field("note")),
+]  # fmt: skip
 DETAILS: Final[dict[str, tuple[str, list[Column]]]] = {
     "drain": (
         "Drain: events queued with no worker running, then `hookwire serve` (SQLite) or 2 "
@@ -356,12 +368,14 @@ DETAILS: Final[dict[str, tuple[str, list[Column]]]] = {
     "publish": (
         "Publish over HTTP: wrk (1 thread, 32 connections) POSTing the catalog example event; "
         "ceiling: the same script against the receiver (nginx answering 204).",
-        [("store", _field("store")), ("s", _field("seconds", 1)),
-         ("requests", _field("requests")), ("events/s", _field("events_per_s", 0)),
-         ("p50 ms", _field("p50_ms", 1)), ("p99 ms", _field("p99_ms", 1)),
-         ("wrong status", _field("unexpected_status")), ("socket errors", _field("socket_errors")),
-         ("deliveries meanwhile", _field("deliveries_during")), ("CPU, cores", _cpu),
-         ("notes", _field("note"))],
+        _HTTP_COLUMNS,
+    ),
+    "inbound": (
+        "Inbound over HTTP: wrk (1 thread, 32 connections) POSTing a GitHub-signed request "
+        "(the example event, a new X-GitHub-Delivery each time) to an inbound webhook; each one "
+        "is stored and published to one outbound webhook; ceiling: the same script against "
+        "the receiver.",
+        _HTTP_COLUMNS,
     ),
 }  # fmt: skip
 

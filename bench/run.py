@@ -1,7 +1,7 @@
 """The benchmark instrument of issue 5, in one command.
 
     .venv/bin/python bench/run.py [--quick] [--store sqlite|postgres|both]
-                                  [--only drain,publish,latency,growth,retries]
+                                  [--only drain,publish,inbound,latency,growth,retries]
                                   [--events N] [--sizes 10000,1000000] [--no-record]
 
 It runs each scenario script as a child process, one after the other, and collects the JSON
@@ -11,7 +11,8 @@ scripts' progress goes to stderr):
 - bench/deliver.py: ``drain`` (20,000 events to 1 webhook, and to 10 webhooks), ``retries``
   (the same drain against a receiver failing 10 % of requests) and ``latency`` (open loop at
   200 and 500 events/s);
-- bench/http_publish.py: ``publish`` (wrk POSTing events over HTTP);
+- bench/http_publish.py: ``publish`` (wrk POSTing events over HTTP) and ``inbound`` (wrk
+  POSTing GitHub-signed requests to an inbound webhook);
 - bench/growth.py: ``growth`` (claim time and worker memory with 10k and 1M pending
   deliveries; skipped with a message while that script does not exist).
 
@@ -45,7 +46,7 @@ from bench import report
 ROOT: Final = Path(__file__).resolve().parent.parent
 BENCH: Final = ROOT / "bench"
 RESULTS: Final = BENCH / "RESULTS.md"
-SCENARIOS: Final = ("drain", "publish", "latency", "growth", "retries")
+SCENARIOS: Final = ("drain", "publish", "inbound", "latency", "growth", "retries")
 STOP_GRACE_S: Final = 90.0  # after SIGTERM, before SIGKILL (the scripts drop their databases)
 
 
@@ -89,8 +90,8 @@ def _deliver_arguments(options: Options, chosen: tuple[str, ...]) -> list[str]:
     return [*_common(options), "--scenarios", scenarios, *events]
 
 
-def _publish_arguments(options: Options, _chosen: tuple[str, ...]) -> list[str]:
-    return _common(options)
+def _publish_arguments(options: Options, chosen: tuple[str, ...]) -> list[str]:
+    return [*_common(options), "--scenarios", ",".join(chosen)]
 
 
 def _growth_arguments(options: Options, _chosen: tuple[str, ...]) -> list[str]:
@@ -99,7 +100,7 @@ def _growth_arguments(options: Options, _chosen: tuple[str, ...]) -> list[str]:
 
 SCRIPTS: Final = (
     Script(BENCH / "deliver.py", ("drain", "retries", "latency"), _deliver_arguments, 45 * 60),
-    Script(BENCH / "http_publish.py", ("publish",), _publish_arguments, 15 * 60),
+    Script(BENCH / "http_publish.py", ("publish", "inbound"), _publish_arguments, 25 * 60),
     Script(BENCH / "growth.py", ("growth",), _growth_arguments, 45 * 60),
 )
 
