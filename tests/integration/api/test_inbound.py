@@ -233,7 +233,7 @@ async def test_a_duplicate_answers_200_and_publishes_nothing(api: Api, scheme: s
     assert len(await messages(api)) == 2 and len(await received_events(api)) == 2
 
 
-@pytest.mark.parametrize("scheme", ["standard-webhooks", "kombo", "stripe"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 async def test_twenty_concurrent_duplicates_store_and_publish_once(api: Api, scheme: str) -> None:
     vendor = VENDORS[scheme]
     await api.create(event_types=["inbound.received"])
