@@ -6,7 +6,7 @@ Every flag names its environment variable in ``--help``; flags win over the envi
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
@@ -18,7 +18,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from hookwire import tokens
+from hookwire import exporter, logs, tokens
 from hookwire.api import create_app
 from hookwire.delivery.runner import run_engine
 from hookwire.devkeys import with_dev_keys
@@ -48,19 +48,15 @@ PortOpt = Annotated[int | None, typer.Option(envvar="HOOKWIRE_PORT", show_envvar
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, flags applied, development keys filled in."""
+    """Settings from the environment, flags applied, logging set up (before anything logs:
+    the development keys warn), development keys filled in."""
     settings = Settings.from_env()
     changes = {k: v for k, v in overrides.items() if v is not None}
     if changes:
         settings = settings.replace(**changes)
         settings.check()
+    logs.configure(settings.log_level, settings.log_format)
     return with_dev_keys(settings)
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 async def _migrate(settings: Settings) -> list[str]:
@@ -94,6 +90,7 @@ def _run_server(settings: Settings, *, migrate: bool, worker: bool = False) -> N
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # logs.configure set up every logger, uvicorn's included
         proxy_headers=False,
         server_header=False,
     )
@@ -104,7 +101,6 @@ def _run_server(settings: Settings, *, migrate: bool, worker: bool = False) -> N
 def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
     """Run everything in one process (SQLite by default): migrate, serve the API, deliver."""
     settings = load_settings(database_url=database_url, host=host, port=port)
-    _configure_logging(settings.log_level)
     token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold]hookwire {VERSION}[/] on {settings.database_display}")
@@ -119,7 +115,6 @@ def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt 
 def api(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
     """Run the API only (scale-out): the schema must be migrated first (`hookwire migrate`)."""
     settings = load_settings(database_url=database_url, host=host, port=port)
-    _configure_logging(settings.log_level)
     _require_schema(settings)
     _run_server(settings, migrate=False)
 
@@ -131,7 +126,14 @@ async def _work(settings: Settings, burst: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        stats = await run_engine(services, stop, burst=burst)
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.metrics_port and not burst:
+                await stack.enter_async_context(
+                    exporter.serving(
+                        services.metrics, services.store, settings.host, settings.metrics_port
+                    )
+                )
+            stats = await run_engine(services, stop, burst=burst)
     finally:
         await services.close()
     out.print(
@@ -154,10 +156,17 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 def worker(
     database_url: DatabaseOpt = None,
     burst: Annotated[bool, typer.Option(help="send what is due, then exit")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="HOOKWIRE_METRICS_PORT",
+            show_envvar=True,
+            help="serve /metrics on this port (on HOOKWIRE_HOST)",
+        ),
+    ] = None,
 ) -> None:
     """Run the delivery engine (scale-out: any number, beside `hookwire api`)."""
-    settings = load_settings(database_url=database_url)
-    _configure_logging(settings.log_level)
+    settings = load_settings(database_url=database_url, metrics_port=metrics_port)
     _require_schema(settings)
     _run_loop(_work(settings, burst))
 

@@ -1,31 +1,123 @@
 """Prometheus metrics, in a registry of their own per running hookwire (so two apps in one
-process, as in the tests, never share counters), rendered at ``/metrics``."""
+process, as in the tests, never share counters), rendered at ``/metrics``.
+
+What a process does itself (publishes, inbound requests, attempts it made) is counted as it
+happens; the state of the queue, which every process shares through the store, is read from
+the store when ``/metrics`` is scraped. Labels never carry tenant data or ids, and a label
+whose values come from tenants (event types) keeps at most ``MAX_LABEL_VALUES`` of them.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from hookwire.domain.outcome import Outcome
+from hookwire.store.base import QueueStats, Store
+from hookwire.timeutil import utcnow
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+MAX_LABEL_VALUES: Final = 200
+OTHER: Final = "other"
 InboundOutcome = Literal["accepted", "duplicate", "challenge", "rejected"]
+DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+def status_class(status: str) -> str:
+    """``"503"`` -> ``"5xx"``; ``"timeout"``, ``"connection_error"``, ``"blocked"`` as they are."""
+    return f"{status[0]}xx" if status.isdigit() and len(status) == 3 else status
 
 
 class Metrics:
-    """Every metric hookwire exports. Labels never carry tenant data or ids."""
+    """Every metric hookwire exports."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._types: set[str] = set()
+        registry = self.registry
+        self._published = Counter(
+            "hookwire_events_published", "Events published, by type (API, CLI, client, inbound).",
+            ["type"], registry=registry,
+        )  # fmt: skip
         self._inbound = Counter(
             "hookwire_inbound_requests",
             "Requests received on inbound webhooks, by signature scheme and outcome "
             "(rejected: bad or missing signature, stale timestamp, body too large).",
-            ["scheme", "outcome"],
-            registry=self.registry,
-        )
+            ["scheme", "outcome"], registry=registry,
+        )  # fmt: skip
+        self._attempts = Counter(
+            "hookwire_delivery_attempts",
+            "Delivery attempts made by this process, by outcome (succeeded, retry, gone) and "
+            "status (2xx, 4xx, 5xx, timeout, connection_error, blocked).",
+            ["outcome", "status"], registry=registry,
+        )  # fmt: skip
+        self._duration = Histogram(
+            "hookwire_delivery_attempt_duration_seconds",
+            "How long delivery attempts took, request sent to answer read.",
+            buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._deliveries = Gauge(
+            "hookwire_deliveries", "Deliveries not finished, by status (every tenant).",
+            ["status"], registry=registry,
+        )  # fmt: skip
+        self._due = Gauge(
+            "hookwire_deliveries_due", "Pending deliveries whose attempt is due now.",
+            registry=registry,
+        )  # fmt: skip
+        self._oldest_due = Gauge(
+            "hookwire_oldest_due_age_seconds",
+            "How late the most overdue pending delivery is (0 when none is due).",
+            registry=registry,
+        )  # fmt: skip
+        self._paused = Gauge(
+            "hookwire_webhooks_paused", "Webhooks paused (by hand or after failures).",
+            registry=registry,
+        )  # fmt: skip
+
+    # --- counted as it happens ---------------------------------------------------------------
+
+    def published(self, event_type: str) -> None:
+        self._published.labels(type=self._bounded(event_type)).inc()
 
     def inbound(self, scheme: str, outcome: InboundOutcome) -> None:
         self._inbound.labels(scheme=scheme, outcome=outcome).inc()
+
+    def attempt(self, outcome: Outcome, duration_ms: int) -> None:
+        self._attempts.labels(outcome=outcome.kind, status=status_class(outcome.status)).inc()
+        self._duration.observe(duration_ms / 1000)
+
+    def _bounded(self, value: str) -> str:
+        if value in self._types:
+            return value
+        if len(self._types) >= MAX_LABEL_VALUES:
+            return OTHER
+        self._types.add(value)
+        return value
+
+    # --- read from the store when scraped ----------------------------------------------------
+
+    def queue(self, stats: QueueStats, now: datetime) -> None:
+        for status in ("pending", "in_flight", "held"):
+            self._deliveries.labels(status=status).set(getattr(stats, status))
+        self._due.set(stats.due)
+        late = (now - stats.next_due_at).total_seconds() if stats.next_due_at else 0.0
+        self._oldest_due.set(max(late, 0.0))
+        self._paused.set(stats.paused_webhooks)
+
+    async def scrape(self, store: Store) -> bytes:
+        """The queue's state read from ``store``, then every metric, rendered."""
+        now = utcnow()
+        self.queue(await store.queue_stats(now), now)
+        return self.render()
 
     def render(self) -> bytes:
         """The text exposition format."""

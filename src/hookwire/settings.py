@@ -18,6 +18,7 @@ from hookwire.errors import ConfigurationError
 
 PREFIX = "HOOKWIRE_"
 SecretBackendName = Literal["local", "vault"]
+LogFormat = Literal["text", "json"]
 T = TypeVar("T")
 
 
@@ -45,6 +46,14 @@ def _parse_backend(raw: str) -> SecretBackendName:
     raise ValueError(f"expected 'local' or 'vault', got {raw!r}")
 
 
+def _parse_log_format(raw: str) -> LogFormat:
+    if raw == "text":
+        return "text"
+    if raw == "json":
+        return "json"
+    raise ValueError(f"expected 'text' or 'json', got {raw!r}")
+
+
 def _optional(raw: str) -> str | None:
     return raw or None
 
@@ -55,7 +64,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retention_days": _parse_positive_int,
     "max_payload_bytes": _parse_positive_int,
     "port": _parse_positive_int,
+    "metrics_port": _parse_positive_int,
     "secret_backend": _parse_backend,
+    "log_format": _parse_log_format,
     "home": Path,
 }
 
@@ -83,7 +94,9 @@ class Settings:
     home: Path = Path(".hookwire")
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int | None = None  # `hookwire worker`'s own /metrics, when set
     log_level: str = "info"
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,6 +10,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
+
 import hookwire
 from hookwire.settings import Settings
 from tests import receivers
@@ -108,3 +110,30 @@ async def test_publish_command_validates_and_writes_the_event(tmp_path: Path) ->
     assert "/data/test" in bad.stderr
     async with await hookwire.Client.open(settings, tenant_id="acme") as client:
         assert len((await client.list_events())["data"]) == 1
+
+
+async def test_a_worker_serves_its_own_metrics(tmp_path: Path) -> None:
+    env, settings = environment(tmp_path)
+    port = free_port()
+    env["HOOKWIRE_METRICS_PORT"] = str(port)
+    async with receivers.receiver() as target:
+        async with await hookwire.Client.open(settings, tenant_id="acme") as client:
+            await client.create_webhook(url=target.url)
+            for _ in range(3):
+                await client.publish("webhook_test", {"test": True})
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = subprocess.Popen([HOOKWIRE, "worker"], cwd=tmp_path, env=env, stdout=log,
+                                      stderr=log)  # fmt: skip
+        try:
+            await receivers.until(lambda: len(target.received) >= 3)
+            async with httpx.AsyncClient() as http:
+                for _ in range(50):  # the attempts are counted once the worker has them back
+                    text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                    if 'status="2xx"} 3.0' in text:
+                        break
+                    await asyncio.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    assert 'hookwire_delivery_attempts_total{outcome="succeeded",status="2xx"} 3.0' in text
+    assert 'hookwire_deliveries{status="pending"} 0.0' in text

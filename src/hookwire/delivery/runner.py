@@ -38,7 +38,9 @@ async def run_engine(
     config: WorkerConfig | None = None,
 ) -> WorkerStats:
     """The worker (and, unless ``burst``, the periodic purge) until ``stop`` is set."""
-    worker = Worker(services.store, services.secrets, services.sender, config)
+    worker = Worker(
+        services.store, services.secrets, services.sender, config, metrics=services.metrics
+    )
     if burst:
         return await worker.run(burst=True, stop=stop)
     housekeeping = asyncio.create_task(purge_periodically(services, stop))

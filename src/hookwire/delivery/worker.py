@@ -25,6 +25,7 @@ from hookwire.domain.attempt import Attempt, excerpt, redact
 from hookwire.domain.retry import JITTER, backoff_ms
 from hookwire.errors import HookwireError
 from hookwire.ids import new_id
+from hookwire.metrics import Metrics
 from hookwire.secrets import SecretStore
 from hookwire.secrets.cache import SecretCache
 from hookwire.services import announcements
@@ -105,12 +106,14 @@ class Worker:
         *,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
         self.config = config or WorkerConfig()
         self.clock = clock
         self.rng = rng or random.Random()
+        self.metrics = metrics or Metrics()
         self.secrets = SecretCache(secrets)
         self.stats = WorkerStats()
         self._ready: list[Settlement] = []
@@ -178,15 +181,21 @@ class Worker:
         try:
             settlement = await self.attempt(job)
         except HookwireError as exc:  # e.g. the secret store is down: the lease will expire
-            log.warning("delivery %s not sent: %s", job.delivery.id, exc.detail)
+            log.warning("delivery not sent: %s", exc.detail, extra=ids(job))
             return
         except Exception:  # a defect must not kill the worker; the lease will expire
-            log.exception("delivery %s not sent", job.delivery.id)
+            log.exception("delivery not sent", extra=ids(job))
             return
-        if settlement.outcome.succeeded:
+        outcome = settlement.outcome
+        self.metrics.attempt(outcome, settlement.attempt.duration_ms)
+        if outcome.succeeded:
             self.stats.succeeded += 1
         else:
             self.stats.failed += 1
+        level = logging.DEBUG if outcome.succeeded else logging.INFO
+        attempt = job.delivery.attempt_count + 1
+        log.log(level, "attempt %d: %s", attempt, outcome.status,
+                extra={**ids(job), "status": outcome.status, "attempt": attempt})  # fmt: skip
         self._ready.append(settlement)
 
     async def _flush(self) -> None:
@@ -223,6 +232,13 @@ class Worker:
         await self._flush()
         if unfinished:
             await self.store.release([job for _, job in unfinished], self.clock())
+
+
+def ids(job: Job) -> dict[str, str]:
+    """What a log line about a delivery carries (see hookwire.logs)."""
+    delivery = job.delivery
+    return {"tenant_id": delivery.tenant_id, "webhook_id": delivery.webhook_id,
+            "event_id": delivery.event_id, "delivery_id": delivery.id}  # fmt: skip
 
 
 def _outcome_of(response: Response, now: datetime) -> outcomes.Outcome:

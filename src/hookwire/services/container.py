@@ -63,7 +63,7 @@ def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services
         tokens=TokenVerifier(settings),
         webhooks=WebhookService(store, secrets, webhook_config(settings), sender=sender),
         event_types=event_types,
-        events=EventService(store, event_types),
+        events=EventService(store, event_types, metrics),
         deliveries=DeliveryService(store),
         inbound=inbound,
         sender=sender,

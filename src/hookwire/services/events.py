@@ -8,6 +8,7 @@ concurrent requests with one key publish one event; the others replay its first 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime
 from typing import Any, Final
 
@@ -16,11 +17,13 @@ from hookwire.domain.event import Event, accepted, check_publish, request_hash
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from hookwire.ids import new_id
+from hookwire.metrics import Metrics
 from hookwire.services.event_types import EventTypeService
 from hookwire.services.paging import Page, check_window, paged
 from hookwire.store.base import CLAIM_TTL, Claim, DeliveryQuery, EventQuery, Store
 from hookwire.timeutil import utcnow
 
+log = logging.getLogger("hookwire.events")
 MAX_KEY_LENGTH: Final = 255
 DETAIL_DELIVERIES: Final = 10_000
 
@@ -47,9 +50,10 @@ def _check_key(key: str | None) -> str | None:
 class EventService:
     """Publishing and the event log."""
 
-    def __init__(self, store: Store, event_types: EventTypeService) -> None:
+    def __init__(self, store: Store, event_types: EventTypeService, metrics: Metrics) -> None:
         self.store = store
         self.event_types = event_types
+        self.metrics = metrics
 
     async def publish(
         self, principal: Principal, body: Any, idempotency_key: str | None = None
@@ -91,7 +95,13 @@ class EventService:
             if replay is None:
                 raise Conflict("the Idempotency-Key is being used by another request; retry")
             return replay
-        return Receipt(accepted(event, len(published.deliveries or ()), warnings))
+        count = len(published.deliveries or ())
+        self.metrics.published(event.type)
+        facts = {"event_type": event.type, "deliveries": count}
+        log.debug(
+            "event published", extra={"tenant_id": event.tenant_id, "event_id": event.id, **facts}
+        )
+        return Receipt(accepted(event, count, warnings))
 
     async def _replay(
         self, principal: Principal, key: str, digest: str, now: datetime

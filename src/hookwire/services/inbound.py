@@ -78,8 +78,8 @@ class InboundService:
         try:
             body = await read_body(self.max_body_bytes)
             verified = await self._verify(webhook, headers, body, now)
-        except (SignatureInvalid, PayloadTooLarge):
-            await self._rejected(webhook, now)
+        except (SignatureInvalid, PayloadTooLarge) as exc:
+            await self._rejected(webhook, now, exc.detail)
             raise
         payload = inbound.parse_payload(body, headers.get("content-type", ""))
         challenge = inbound.slack_challenge(webhook.signature_scheme, payload)
@@ -96,6 +96,12 @@ class InboundService:
             self.metrics.inbound(webhook.signature_scheme, "duplicate")
             return Reception(200, {"duplicate": True, "id": received.message_id})
         self.metrics.inbound(webhook.signature_scheme, "accepted")
+        if event is not None:
+            self.metrics.published(event.type)
+        log.debug("inbound message stored", extra={
+            "tenant_id": webhook.tenant_id, "webhook_id": webhook.id, "message_id": message.id,
+            "event_id": message.event_id, "deliveries": received.deliveries,
+        })  # fmt: skip
         return Reception(202, {"id": message.id})
 
     async def _receiving(self, webhook_id: str) -> Webhook:
@@ -111,8 +117,11 @@ class InboundService:
         scheme = scheme_for(webhook.signature_scheme, webhook.signature_options)
         return scheme.verify(headers, body, in_force, int(now.timestamp()), TOLERANCE_S)
 
-    async def _rejected(self, webhook: Webhook, now: datetime) -> None:
+    async def _rejected(self, webhook: Webhook, now: datetime, reason: str) -> None:
         self.metrics.inbound(webhook.signature_scheme, "rejected")
+        log.info("inbound request refused: %s", reason,
+                 extra={"tenant_id": webhook.tenant_id, "webhook_id": webhook.id,
+                        "reason": reason})  # fmt: skip
         try:
             await self.store.note_rejected(webhook.id, now)
         except HookwireError as exc:  # the sender still gets its 401 or 413

@@ -150,6 +150,18 @@ class Published:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The delivery queue now, for /metrics (every tenant)."""
+
+    pending: int  # waiting for their next attempt, due or not
+    due: int  # pending and due now
+    next_due_at: datetime | None  # the earliest pending attempt (in the past when late)
+    in_flight: int
+    held: int  # of paused webhooks
+    paused_webhooks: int
+
+
+@dataclass(frozen=True, slots=True)
 class Purged:
     events: int
     claims: int
@@ -301,6 +313,9 @@ class Store(SecretBlobs, Protocol):
     async def purge(self, before: datetime, claims_before: datetime) -> Purged:
         """Drop finished events (with deliveries and attempts), inbound messages and deleted
         webhooks older than ``before``, and idempotency keys older than ``claims_before``."""
+
+    async def queue_stats(self, now: datetime) -> QueueStats:
+        """Counts of the delivery queue (from partial indexes only) and paused webhooks."""
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return when deliveries may have become due (or after ``timeout`` seconds)."""

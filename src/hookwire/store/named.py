@@ -21,7 +21,14 @@ from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
-from hookwire.store.base import Claim, DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
+from hookwire.store.base import (
+    Claim,
+    DeliveryQuery,
+    EventQuery,
+    InboundQuery,
+    QueueStats,
+    WebhookQuery,
+)
 from hookwire.timeutil import utcnow
 
 T = TypeVar("T")
@@ -159,3 +166,10 @@ class NamedQueries(ABC):
         return await self._rows(
             "list_inbound_messages", params, rows.INBOUND_MESSAGES, rows.inbound_from_row
         )
+
+    # --- operations --------------------------------------------------------------------------
+
+    async def queue_stats(self, now: datetime) -> QueueStats:
+        found = await self._first("queue_stats", {"now": now}, rows.QUEUE_STATS, rows.queue_stats)
+        assert found is not None  # one row, always
+        return found

@@ -26,6 +26,7 @@ from hookwire.store.base import (
     DeliveryQuery,
     EventQuery,
     InboundQuery,
+    QueueStats,
     Settlement,
     WebhookQuery,
 )
@@ -62,6 +63,7 @@ EVENT_TYPES: Final = Table(
     bool=frozenset({"deprecated"}),
 )
 CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
+QUEUE_STATS: Final = Table(time=frozenset({"next_due_at"}))
 INBOUND_MESSAGES: Final = Table(json=frozenset({"headers"}), time=frozenset({"received_at"}))
 ATTEMPTS: Final = Table(
     json=frozenset({"request_headers", "response_headers"}), time=frozenset({"started_at"})
@@ -205,6 +207,10 @@ def inbound_from_row(row: Mapping[str, Any]) -> InboundMessage:
     if values["body"] is not None:
         values["body"] = bytes(values["body"])
     return InboundMessage(**values)
+
+
+def queue_stats(row: Mapping[str, Any]) -> QueueStats:
+    return QueueStats(**{f.name: row[f.name] for f in dataclasses.fields(QueueStats)})
 
 
 def claim_params(claim: Claim) -> dict[str, Any]:

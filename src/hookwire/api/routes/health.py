@@ -26,4 +26,4 @@ async def readyz(services: ServicesDep) -> JSON:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await services.metrics.scrape(services.store), media_type=CONTENT_TYPE)

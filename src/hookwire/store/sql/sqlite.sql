@@ -326,3 +326,16 @@ LIMIT :limit;
 
 -- name: purge_inbound_messages
 DELETE FROM inbound_messages WHERE received_at < :before;
+
+-- name: queue_stats
+-- For /metrics: each count is read from a partial index (deliveries_due, deliveries_leased,
+-- deliveries_held), never from the finished deliveries, which grow without bound.
+SELECT
+    (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
+    (SELECT count(*) FROM deliveries
+     WHERE status = 'pending' AND next_attempt_at <= :now) AS due,
+    (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending') AS next_due_at,
+    (SELECT count(*) FROM deliveries WHERE status = 'in_flight') AS in_flight,
+    (SELECT count(*) FROM deliveries WHERE status = 'held') AS held,
+    (SELECT count(*) FROM webhooks
+     WHERE paused_at IS NOT NULL AND is_deleted = 0) AS paused_webhooks;
