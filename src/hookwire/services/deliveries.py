@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
+
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.principal import Principal
 from hookwire.errors import NotFound
-from hookwire.services.paging import Page, paged
+from hookwire.services.paging import Page, check_window, paged
 from hookwire.store.base import DeliveryQuery, Store
 from hookwire.timeutil import utcnow
 
@@ -25,9 +27,16 @@ class DeliveryService:
     async def list(
         self, principal: Principal, query: DeliveryQuery, cursor: str | None
     ) -> Page[Delivery]:
+        check_window(query.since, query.until)
         return await paged(
             query, cursor, lambda q: self.store.list_deliveries(principal, q), lambda d: d.id
         )
+
+    async def recent_attempts(
+        self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int = 100
+    ) -> builtins.list[Attempt]:
+        """Attempts oldest first: those after ``after_id``, or the newest ``limit``."""
+        return await self.store.recent_attempts(principal, after_id, webhook_id, limit)
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """A new attempt now, whatever the state: the delivery is due at once. A delivery

@@ -5,6 +5,7 @@ keys after 24 h."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,13 +21,25 @@ class PurgeReport:
     inbound_messages: int = 0
 
 
+Step = Callable[[str, int, int], None]  # (what, done, total), for a progress bar
+
+
+def _quiet(what: str, done: int, total: int) -> None:
+    return None
+
+
 async def purge(
-    store: Store, secrets: SecretStore, older_than_days: int, now: datetime
+    store: Store, secrets: SecretStore, older_than_days: int, now: datetime, step: Step = _quiet
 ) -> PurgeReport:
+    """Purge the store in one transaction (``step("rows", 1, 1)`` when done), then remove
+    the purged webhooks' secrets (``step("secrets", n, total)`` after each)."""
     purged = await store.purge(now - timedelta(days=older_than_days), now - timedelta(hours=24))
-    for path in purged.webhook_secret_paths:
+    step("rows", 1, 1)
+    paths = purged.webhook_secret_paths
+    for done, path in enumerate(paths, 1):
         with contextlib.suppress(Exception):  # a missing secret is already what we want
             await secrets.delete(path)
+        step("secrets", done, len(paths))
     return PurgeReport(
         purged.events, purged.claims, len(purged.webhook_secret_paths), purged.inbound_messages
     )

@@ -105,6 +105,8 @@ class DeliveryQuery:
     webhook_id: str | None = None
     event_id: str | None = None
     status: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +194,9 @@ class Store(SecretBlobs, Protocol):
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""
 
-    async def migrate(self) -> list[str]:
-        """Apply pending migrations in order; return the names applied now. Safe to race."""
+    async def migrate(self, applied: Callable[[str], None] | None = None) -> list[str]:
+        """Apply pending migrations in order, in one transaction; return the names applied
+        now (``applied`` is told each name as it is done, for a progress bar). Safe to race."""
 
     async def applied_migrations(self) -> list[str]: ...
 
@@ -255,6 +258,12 @@ class Store(SecretBlobs, Protocol):
     ) -> list[Delivery]: ...
 
     async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]: ...
+
+    async def recent_attempts(
+        self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int
+    ) -> list[Attempt]:
+        """Attempts of the tenant (of one webhook when given), oldest first: those after
+        ``after_id``, or the newest ``limit`` when it is None (``deliveries tail``)."""
 
     # --- inbound webhooks ---------------------------------------------------------------
 

@@ -141,6 +141,16 @@ class NamedQueries(ABC):
         params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
         return await self._rows("list_attempts", params, rows.ATTEMPTS, rows.attempt_from_row)
 
+    async def recent_attempts(
+        self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int
+    ) -> list[Attempt]:
+        params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "limit": limit}
+        if after_id is not None:
+            params["after_id"] = after_id
+            return await self._rows("attempts_after", params, rows.ATTEMPTS, rows.attempt_from_row)
+        latest = await self._rows("latest_attempts", params, rows.ATTEMPTS, rows.attempt_from_row)
+        return latest[::-1]
+
     # --- inbound webhooks --------------------------------------------------------------------
 
     async def inbound_webhook(self, webhook_id: str) -> Webhook | None:

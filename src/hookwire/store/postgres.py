@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -154,13 +154,13 @@ class PostgresStore(NamedQueries):
         async with self._conn() as conn:
             await conn.fetchval("SELECT 1")
 
-    async def migrate(self) -> list[str]:
+    async def migrate(self, applied: Callable[[str], None] | None = None) -> list[str]:
         async with self._conn() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             await conn.execute(schema.TABLE_SQL)
-            applied = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            before = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
             done = []
-            for migration in schema.pending("postgres", applied):
+            for migration in schema.pending("postgres", before):
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
@@ -168,6 +168,8 @@ class PostgresStore(NamedQueries):
                     iso(utcnow()),
                 )
                 done.append(migration.name)
+                if applied is not None:
+                    applied(migration.name)
             return done
 
     async def applied_migrations(self) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -60,8 +60,10 @@ class SQLiteStore(NamedQueries):
     async def ping(self) -> None:
         await self.engine.read(lambda conn: conn.execute("SELECT 1").fetchone())
 
-    async def migrate(self) -> list[str]:
-        return await self.engine.write(writes.migrate, transaction=False)
+    async def migrate(self, applied: Callable[[str], None] | None = None) -> list[str]:
+        return await self.engine.write(
+            lambda conn: writes.migrate(conn, applied), transaction=False
+        )
 
     async def applied_migrations(self) -> list[str]:
         def read(conn: sqlite3.Connection) -> list[str]:

@@ -48,13 +48,13 @@ def statements(sql: str) -> list[str]:
     return [s for s in statements if s]
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
+def migrate(conn: sqlite3.Connection, applied: Callable[[str], None] | None = None) -> list[str]:
     conn.execute("BEGIN IMMEDIATE")  # serialises racing processes on the same file
     try:
         conn.execute(schema.TABLE_SQL)
-        applied = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+        before = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
         done = []
-        for migration in schema.pending("sqlite", applied):
+        for migration in schema.pending("sqlite", before):
             for statement in statements(migration.sql):
                 conn.execute(statement)
             conn.execute(
@@ -62,6 +62,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
                 (migration.name, iso(utcnow())),
             )
             done.append(migration.name)
+            if applied is not None:
+                applied(migration.name)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -26,8 +27,13 @@ async def list_deliveries(
     webhook_id: str | None = None,
     event_id: str | None = None,
     status: StatusFilter = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> JSON:
-    query = DeliveryQuery(limit=limit, webhook_id=webhook_id, event_id=event_id, status=status)
+    query = DeliveryQuery(
+        limit=limit, webhook_id=webhook_id, event_id=event_id, status=status, since=since,
+        until=until,
+    )  # fmt: skip
     page = await services.deliveries.list(principal, query, cursor)
     return JSON({"data": [d.to_public() for d in page.items], "next_cursor": page.next_cursor})
 

@@ -154,6 +154,8 @@ WHERE tenant_id = :tenant_id
   AND (:webhook_id::text IS NULL OR webhook_id = :webhook_id)
   AND (:event_id::text IS NULL OR event_id = :event_id)
   AND (:status::text IS NULL OR status = :status)
+  AND (:since::timestamptz IS NULL OR created_at >= :since)
+  AND (:until::timestamptz IS NULL OR created_at < :until)
 ORDER BY id DESC
 LIMIT :limit;
 
@@ -351,3 +353,18 @@ SELECT
     (SELECT count(*) FROM deliveries WHERE status = 'held') AS held,
     (SELECT count(*) FROM webhooks
      WHERE paused_at IS NOT NULL AND is_deleted = false) AS paused_webhooks;
+
+-- name: attempts_after
+-- ``deliveries tail``: what came after the last attempt shown, oldest first.
+SELECT * FROM attempts
+WHERE tenant_id = :tenant_id AND id > :after_id
+  AND (:webhook_id::text IS NULL OR webhook_id = :webhook_id)
+ORDER BY id
+LIMIT :limit;
+
+-- name: latest_attempts
+SELECT * FROM attempts
+WHERE tenant_id = :tenant_id
+  AND (:webhook_id::text IS NULL OR webhook_id = :webhook_id)
+ORDER BY id DESC
+LIMIT :limit;

@@ -146,6 +146,8 @@ WHERE tenant_id = :tenant_id
   AND (:webhook_id IS NULL OR webhook_id = :webhook_id)
   AND (:event_id IS NULL OR event_id = :event_id)
   AND (:status IS NULL OR status = :status)
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:until IS NULL OR created_at < :until)
 ORDER BY id DESC
 LIMIT :limit;
 
@@ -339,3 +341,18 @@ SELECT
     (SELECT count(*) FROM deliveries WHERE status = 'held') AS held,
     (SELECT count(*) FROM webhooks
      WHERE paused_at IS NOT NULL AND is_deleted = 0) AS paused_webhooks;
+
+-- name: attempts_after
+-- ``deliveries tail``: what came after the last attempt shown, oldest first.
+SELECT * FROM attempts
+WHERE tenant_id = :tenant_id AND id > :after_id
+  AND (:webhook_id IS NULL OR webhook_id = :webhook_id)
+ORDER BY id
+LIMIT :limit;
+
+-- name: latest_attempts
+SELECT * FROM attempts
+WHERE tenant_id = :tenant_id
+  AND (:webhook_id IS NULL OR webhook_id = :webhook_id)
+ORDER BY id DESC
+LIMIT :limit;
