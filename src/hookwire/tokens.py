@@ -73,18 +73,22 @@ class TokenVerifier:
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Principal, float]:
+        """The principal and the unix time until which the token is good (``exp`` + leeway):
+        the dashboard's session cookie lasts as long."""
         known = self._verified.get(token)
         if known is not None:
-            principal, good_until = known
-            if self._clock() <= good_until:
-                return principal
+            if self._clock() <= known[1]:
+                return known
             del self._verified[token]
             raise AuthenticationFailed("the token has expired")
         principal, expires = self._check(token)
         if len(self._verified) >= CACHE_SIZE:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (principal, expires + LEEWAY_S)
-        return principal
+        return principal, expires + LEEWAY_S
 
     def _check(self, token: str) -> tuple[Principal, float]:
         try:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hookwire import dashboard
 from hookwire.api import problems
 from hookwire.api.routes import deliveries, event_types, events, health, inbound, webhooks
 from hookwire.delivery.runner import run_engine
@@ -57,4 +58,5 @@ def create_app(
     app.include_router(health.router)
     for routes in (webhooks, event_types, events, deliveries, inbound):
         app.include_router(routes.router)
+    app.include_router(dashboard.router)
     return app

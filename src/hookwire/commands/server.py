@@ -46,6 +46,7 @@ def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt 
     token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold]hookwire {VERSION}[/] on {settings.database_display}")
+    out.print(f"Dashboard: {base}/dashboard  (sign in with the token below)")
     out.print(f"API docs:  {base}/docs")
     out.print(f"Webhooks:  {base}/api/v1/integration/webhooks")
     out.print("Token for tenant 'dev' (24 h):")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from hookwire.domain.activity import Bucket, Health, series
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.principal import Principal
@@ -37,6 +40,24 @@ class DeliveryService:
     ) -> builtins.list[Attempt]:
         """Attempts oldest first: those after ``after_id``, or the newest ``limit``."""
         return await self.store.recent_attempts(principal, after_id, webhook_id, limit)
+
+    async def health(
+        self, principal: Principal, webhook_ids: Sequence[str], since: datetime
+    ) -> dict[str, Health]:
+        """Each webhook's attempts and successes since ``since`` (none: ``Health()``)."""
+        found = await self.store.attempt_health(principal, webhook_ids, since)
+        return {webhook_id: found.get(webhook_id, Health()) for webhook_id in webhook_ids}
+
+    async def activity(
+        self, principal: Principal, webhook_id: str, until: datetime, width_s: int, count: int
+    ) -> builtins.list[Bucket]:
+        """The webhook's attempts in the ``count`` buckets of ``width_s`` seconds that end
+        with the one holding ``until``, empty buckets included."""
+        end = int(until.timestamp())
+        start = end - end % width_s - (count - 1) * width_s
+        since = datetime.fromtimestamp(start, UTC)
+        found = await self.store.attempt_activity(principal, webhook_id, since, width_s)
+        return series(found, start, width_s, count)
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """A new attempt now, whatever the state: the delivery is due at once. A delivery

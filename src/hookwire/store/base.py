@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal, Protocol
 
+from hookwire.domain.activity import Bucket, Health
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.event import Event
@@ -258,6 +259,17 @@ class Store(SecretBlobs, Protocol):
     ) -> list[Delivery]: ...
 
     async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]: ...
+
+    async def attempt_health(
+        self, principal: Principal, webhook_ids: Sequence[str], since: datetime
+    ) -> dict[str, Health]:
+        """Attempts and successes since ``since`` of each of these webhooks that had any."""
+
+    async def attempt_activity(
+        self, principal: Principal, webhook_id: str, since: datetime, width_s: int
+    ) -> list[Bucket]:
+        """The webhook's attempts since ``since`` in buckets of ``width_s`` seconds (only
+        buckets with attempts, oldest first)."""
 
     async def recent_attempts(
         self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int

@@ -13,6 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
+
+from hookwire.domain.activity import Bucket, Health
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
@@ -140,6 +143,24 @@ class NamedQueries(ABC):
     async def list_attempts(self, principal: Principal, delivery_id: str) -> list[Attempt]:
         params = {"tenant_id": principal.tenant_id, "delivery_id": delivery_id}
         return await self._rows("list_attempts", params, rows.ATTEMPTS, rows.attempt_from_row)
+
+    async def attempt_health(
+        self, principal: Principal, webhook_ids: Sequence[str], since: datetime
+    ) -> dict[str, Health]:
+        params = {"tenant_id": principal.tenant_id, "since": since,
+                  "webhook_ids": orjson.dumps(list(webhook_ids)).decode()}  # fmt: skip
+        found = await self._rows("attempt_health", params, rows.Table(), dict)
+        return {row["webhook_id"]: Health(row["attempts"], row["succeeded"]) for row in found}
+
+    async def attempt_activity(
+        self, principal: Principal, webhook_id: str, since: datetime, width_s: int
+    ) -> list[Bucket]:
+        params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "since": since,
+                  "width": width_s}  # fmt: skip
+        found = await self._rows("attempt_activity", params, rows.Table(), dict)
+        return [
+            Bucket(int(r["bucket"]), r["attempts"], r["succeeded"], r["retrying"]) for r in found
+        ]
 
     async def recent_attempts(
         self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int

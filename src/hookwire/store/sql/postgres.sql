@@ -368,3 +368,31 @@ WHERE tenant_id = :tenant_id
   AND (:webhook_id::text IS NULL OR webhook_id = :webhook_id)
 ORDER BY id DESC
 LIMIT :limit;
+
+-- name: attempt_health
+-- The dashboard's webhook list: attempts and successes since :since, per webhook of the page
+-- (:webhook_ids is a JSON array, as text).
+SELECT webhook_id, count(*) AS attempts,
+       sum(CASE WHEN status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS succeeded
+FROM attempts
+WHERE tenant_id = :tenant_id AND started_at >= :since
+  AND webhook_id IN (SELECT jsonb_array_elements_text(:webhook_ids::text::jsonb))
+GROUP BY webhook_id;
+
+-- name: attempt_activity
+-- One webhook's attempts since :since in buckets of :width seconds (unix time, floored): how
+-- many, how many succeeded, and how many failed but were (or will be) tried again.
+SELECT (floor(extract(epoch FROM a.started_at) / :width::integer) * :width::integer)::bigint
+           AS bucket,
+       count(*) AS attempts,
+       sum(CASE WHEN a.status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS succeeded,
+       sum(CASE WHEN coalesce(a.status_code, 0) BETWEEN 200 AND 299 THEN 0
+                WHEN d.status IN ('pending', 'in_flight', 'held') THEN 1
+                WHEN EXISTS (SELECT 1 FROM attempts AS b
+                             WHERE b.delivery_id = a.delivery_id AND b.id > a.id) THEN 1
+                ELSE 0 END) AS retrying
+FROM attempts AS a JOIN deliveries AS d ON d.id = a.delivery_id
+WHERE a.webhook_id = :webhook_id AND a.tenant_id = :tenant_id
+  AND a.started_at >= :since::timestamptz
+GROUP BY bucket
+ORDER BY bucket;

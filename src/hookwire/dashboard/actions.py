@@ -1,0 +1,129 @@
+"""The dashboard's actions (form posts): sign in and out; test, pause, resume, recover and
+rotate the secret of a webhook; retry a delivery. Each checks the CSRF token, calls the same
+service as the API, and redirects back with a notice (the rotated secret is shown once, on the
+page the post answers, never in a URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookwire.dashboard import session as sessions
+from hookwire.dashboard.session import Session
+from hookwire.dashboard.views import form_of, page, redirect, services_of, session_of, to_login
+from hookwire.errors import AuthenticationFailed, HookwireError
+from hookwire.timeutil import iso, utcnow
+
+Action = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+
+
+def posted(action: Action) -> Callable[[Request], Awaitable[Response]]:
+    """Signed in, from this origin, with the CSRF token; errors shown as a page."""
+
+    async def guarded(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        try:
+            form = await form_of(request)
+            sessions.check_post(request, session, form)
+            return await action(request, session, form)
+        except HookwireError as exc:
+            response = page(request, session, "error.html", error=exc)
+            response.status_code = exc.status
+            return response
+
+    guarded.__name__ = (
+        action.__name__
+    )  # not wraps(): FastAPI reads __wrapped__
+    return guarded
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of the dashboard: never an open redirect."""
+    if target and target.startswith("/dashboard") and not urlsplit(target).netloc:
+        return target
+    return "/dashboard/webhooks"
+
+
+async def login(request: Request) -> Response:
+    form = await form_of(request)
+    sessions.check_post(request, None, form)
+    target = _safe_next(form.get("next"))
+    response = redirect(target)
+    try:
+        sessions.sign_in(
+            response, request, services_of(request).tokens, form.get("token", "").strip()
+        )
+    except AuthenticationFailed as exc:
+        failed = page(request, None, "login.html", error=exc.detail, next=target)
+        failed.status_code = 401
+        return failed
+    return response
+
+
+async def logout(request: Request) -> Response:
+    form = await form_of(request)
+    sessions.check_post(request, session_of(request), form)
+    response = redirect("/dashboard/login", "signed out")
+    sessions.sign_out(response)
+    return response
+
+
+def _back(webhook_id: str, notice: str) -> Response:
+    return redirect(f"/dashboard/webhooks/{webhook_id}", notice)
+
+
+@posted
+async def test(request: Request, session: Session, form: dict[str, str]) -> Response:
+    webhook_id = request.path_params["webhook_id"]
+    result = await services_of(request).webhooks.test(session.principal, webhook_id)
+    answer = result["status_code"] or result["error"]
+    verdict = "succeeded" if result["success"] else "failed"
+    return _back(webhook_id, f"test {verdict}: {answer} in {result['duration_ms']} ms")
+
+
+@posted
+async def pause(request: Request, session: Session, form: dict[str, str]) -> Response:
+    webhook_id = request.path_params["webhook_id"]
+    await services_of(request).webhooks.pause(session.principal, webhook_id)
+    return _back(webhook_id, "paused: new deliveries are held")
+
+
+@posted
+async def resume(request: Request, session: Session, form: dict[str, str]) -> Response:
+    webhook_id = request.path_params["webhook_id"]
+    await services_of(request).webhooks.resume(session.principal, webhook_id)
+    return _back(webhook_id, "resumed: held deliveries are due now")
+
+
+@posted
+async def recover(request: Request, session: Session, form: dict[str, str]) -> Response:
+    webhook_id = request.path_params["webhook_id"]
+    hours = int(form.get("hours") or 24) if (form.get("hours") or "24").isdigit() else 24
+    since = iso(utcnow() - timedelta(hours=max(hours, 1)))
+    count = await services_of(request).webhooks.recover(
+        session.principal, webhook_id, {"since": since}
+    )
+    return _back(webhook_id, f"recovered {count} failed deliveries of the last {hours} h")
+
+
+@posted
+async def rotate(request: Request, session: Session, form: dict[str, str]) -> Response:
+    webhook_id = request.path_params["webhook_id"]
+    grace = form.get("grace_period_s", "86400")
+    body = {"grace_period_s": int(grace) if grace.isdigit() else grace}
+    rotated = await services_of(request).webhooks.rotate_secret(session.principal, webhook_id, body)
+    return page(request, session, "secret.html", rotated=rotated)
+
+
+@posted
+async def retry(request: Request, session: Session, form: dict[str, str]) -> Response:
+    delivery = await services_of(request).deliveries.retry(
+        session.principal, request.path_params["delivery_id"]
+    )
+    return _back(delivery.webhook_id, f"delivery {delivery.id} is due now")

@@ -1,0 +1,106 @@
+"""What every dashboard page shares: templates, the signed-in session, forms, responses with
+the security headers a page of secrets and actions needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib.resources import files
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from hookwire.api.deps import read_body
+from hookwire.dashboard import charts
+from hookwire.dashboard import session as sessions
+from hookwire.dashboard.session import Session
+from hookwire.services.container import Services
+from hookwire.timeutil import iso, utcnow
+
+MAX_FORM_BYTES: Final = 64 * 1024
+STATIC: Final = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
+HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def ago(value: datetime | None) -> str:
+    """``3 min ago``-style, for times in the past; "" for None."""
+    if value is None:
+        return ""
+    seconds = int((utcnow() - value).total_seconds())
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if abs(seconds) >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{max(seconds, 0)} s ago"
+
+
+def pretty(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f} %"
+
+
+templates = Environment(
+    loader=PackageLoader("hookwire.dashboard", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.filters.update(ago=ago, pretty=pretty, percent=percent, iso=iso)
+templates.globals["chart"] = lambda *args: Markup(charts.stacked_bars(*args))  # escapes inside
+
+
+def services_of(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def session_of(request: Request) -> Session | None:
+    return sessions.current(request, services_of(request).tokens)
+
+
+def page(request: Request, session: Session | None, name: str, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(
+        request=request, session=session, notice=request.query_params.get("notice"), **context
+    )
+    return HTMLResponse(html, headers=HEADERS)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return redirect(f"/dashboard/login?next={target}")
+
+
+def redirect(location: str, notice: str | None = None) -> RedirectResponse:
+    if notice is not None:
+        joiner = "&" if "?" in location else "?"
+        location = f"{location}{joiner}notice={quote(notice)}"
+    return RedirectResponse(location, status_code=303, headers=HEADERS)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A posted ``application/x-www-form-urlencoded`` form (a repeated field: the last)."""
+    raw = await read_body(request, MAX_FORM_BYTES)
+    return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    body = files("hookwire.dashboard").joinpath("static", name).read_bytes()
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(body, media_type=STATIC[name], headers=headers)

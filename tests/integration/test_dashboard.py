@@ -1,0 +1,143 @@
+"""The dashboard over HTTP on both stores: signing in, the cookie, CSRF and origin checks,
+tenant isolation, the security headers, every page, and the actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from hookwire.dashboard.session import COOKIE, csrf_of
+from hookwire.tokens import mint
+from tests.conftest import Api
+
+PAGES = ["/dashboard/webhooks", "/dashboard/events", "/dashboard/event-types",
+         "/dashboard/inbound", "/dashboard/event-types/integration-state-changed"]  # fmt: skip
+
+
+async def publish(api: Api) -> dict[str, Any]:
+    answer = await api.client.post("/api/v1/events", json={"type": "webhook_test",
+                                                            "data": {"test": True}})  # fmt: skip
+    assert answer.status_code == 202
+    published: dict[str, Any] = answer.json()
+    return published
+
+
+async def signed_in(api: Api, tenant: str = "acme") -> tuple[httpx.AsyncClient, str]:
+    """A browser-like client with the session cookie of ``tenant``, and its CSRF token."""
+    token = mint(api.settings, tenant, sub="ops")
+    browser = api.anonymous().client
+    answer = await browser.post("/dashboard/login", data={"token": token, "next": ""})
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/webhooks"
+    return browser, csrf_of(token)
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie(api: Api) -> None:
+    browser = api.anonymous().client
+    bounced = await browser.get("/dashboard/webhooks")
+    assert bounced.status_code == 303
+    assert bounced.headers["location"] == "/dashboard/login?next=/dashboard/webhooks"
+    form = await browser.get("/dashboard/login")
+    assert form.status_code == 200 and 'name="token"' in form.text
+    refused = await browser.post("/dashboard/login", data={"token": "not-a-token"})
+    assert refused.status_code == 401 and "not valid" in refused.text
+    assert COOKIE not in refused.headers.get("set-cookie", "")
+    token = mint(api.settings, "acme")
+    answer = await browser.post(
+        "/dashboard/login", data={"token": token, "next": "//evil.example/x"}
+    )
+    assert answer.headers["location"] == "/dashboard/webhooks"  # never an open redirect
+    cookie = answer.headers["set-cookie"]
+    for flag in ("HttpOnly", "Path=/dashboard", "SameSite=strict", "Max-Age="):
+        assert flag in cookie
+    page = await browser.get("/dashboard/webhooks")
+    assert page.status_code == 200 and "tenant <b>acme</b>" in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+    out = await browser.post("/dashboard/logout", data={"csrf": csrf_of(token)})
+    assert out.status_code == 303 and 'hookwire_session=""' in out.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_renders(api: Api, path: str) -> None:
+    await api.create(name="Payroll")
+    browser, _ = await signed_in(api)
+    response = await browser.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_a_webhook_page_shows_settings_charts_and_the_delivery_log(api: Api) -> None:
+    hook = await api.create(name="Payroll", event_types=["webhook_test"])
+    published = await publish(api)
+    browser, _ = await signed_in(api)
+    page = (await browser.get(f"/dashboard/webhooks/{hook['id']}")).text
+    assert "Payroll" in page and hook["url"] in page
+    assert page.count("<svg") == 2  # the last hour and the last 24 hours
+    assert 'data-delivery="' in page and published["id"] in page
+    assert hook["secret"] not in page
+
+
+async def test_another_tenants_ids_are_404_pages(api: Api) -> None:
+    hook = await api.create()
+    event = await publish(api)
+    browser, csrf = await signed_in(api, "globex")
+    for path in (f"/dashboard/webhooks/{hook['id']}", f"/dashboard/events/{event['id']}"):
+        response = await browser.get(path)
+        assert response.status_code == 404 and "acme" not in response.text
+    listed = await browser.get("/dashboard/webhooks")
+    assert hook["id"] not in listed.text
+    paused = await browser.post(f"/dashboard/webhooks/{hook['id']}/pause", data={"csrf": csrf})
+    assert paused.status_code == 404
+    assert (await api.client.get(f"/api/v1/integration/webhooks/{hook['id']}")).json()[
+        "paused_at"
+    ] is None
+
+
+@pytest.mark.parametrize(
+    ("data", "headers"),
+    [({"csrf": "forged"}, {}), ({}, {}), (None, {"origin": "https://evil.example"})],
+)
+async def test_actions_need_the_csrf_token_and_this_origin(
+    api: Api, data: dict[str, str] | None, headers: dict[str, str]
+) -> None:
+    hook = await api.create()
+    browser, csrf = await signed_in(api)
+    form = data if data is not None else {"csrf": csrf}
+    response = await browser.post(
+        f"/dashboard/webhooks/{hook['id']}/pause", data=form, headers=headers
+    )
+    assert response.status_code == 403
+    assert (await api.client.get(f"/api/v1/integration/webhooks/{hook['id']}")).json()[
+        "paused_at"
+    ] is None
+
+
+async def test_actions_pause_resume_recover_rotate_and_retry(api: Api) -> None:
+    hook = await api.create(name="Payroll")
+    url = f"/dashboard/webhooks/{hook['id']}"
+    event = await publish(api)
+    browser, csrf = await signed_in(api)
+
+    async def post(action: str, **fields: Any) -> httpx.Response:
+        return await browser.post(f"{url}/{action}", data={"csrf": csrf, **fields})
+
+    paused = await post("pause")
+    assert paused.status_code == 303 and "notice=paused" in paused.headers["location"]
+    assert "badge paused" in (await browser.get(paused.headers["location"])).text
+    resumed = await post("resume")
+    assert "notice=resumed" in resumed.headers["location"]
+    recovered = await post("recover", hours="48")
+    assert "recovered%200%20failed" in recovered.headers["location"]
+    rotated = await post("rotate-secret", grace_period_s="3600")
+    assert rotated.status_code == 200
+    secret = re.search(r'id="secret">(whsec_[^<]+)<', rotated.text)
+    assert secret is not None and secret.group(1) != hook["secret"]
+    assert secret.group(1) not in (await browser.get(url)).text  # shown once
+    detail = (await api.client.get(f"/api/v1/events/{event['id']}")).json()
+    delivery_id = detail["delivery_ids"][0]
+    retried = await browser.post(f"/dashboard/deliveries/{delivery_id}/retry", data={"csrf": csrf})
+    assert retried.status_code == 303 and delivery_id in retried.headers["location"]
