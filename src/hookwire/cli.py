@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hookwire.commands import admin, deliveries, server, webhooks
+from hookwire.commands import admin, deliveries, listen, server, webhooks
 from hookwire.commands.common import err
 from hookwire.errors import HookwireError, ValidationFailed
 
@@ -26,6 +26,7 @@ app.command()(admin.token)
 app.command("publish")(admin.publish_command)
 app.command("purge")(admin.purge_command)
 app.command()(deliveries.replay)
+app.command()(listen.listen)
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deliveries.app, name="deliveries")
 

@@ -37,9 +37,7 @@ def posted(action: Action) -> Callable[[Request], Awaitable[Response]]:
             response.status_code = exc.status
             return response
 
-    guarded.__name__ = (
-        action.__name__
-    )  # not wraps(): FastAPI reads __wrapped__
+    guarded.__name__ = action.__name__  # not wraps(): FastAPI reads __wrapped__
     return guarded
 
 
