@@ -13,8 +13,6 @@ import asyncio
 import base64
 import os
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,7 +21,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests import receivers
+from tests import debian, receivers
 from tests.acceptance.processes import async_server, clean_env, free_port, run
 from tests.conftest import WEBHOOKS
 from tests.vendors import VENDORS
@@ -34,23 +32,9 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
-def chromium() -> str:
-    """Debian's chromium, installed with apt-get when missing (as .ci/run does); a failure to
-    find or install it fails the test: CI must not pass without a browser."""
-    found = shutil.which("chromium")
-    if found is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            subprocess.run(step, env=env, check=False, capture_output=True, timeout=900)
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.fail("the dashboard tests need Debian's chromium: apt-get install chromium")
-    return found
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    path = chromium()
+    path = debian.tool("chromium", "chromium")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         yield launched
