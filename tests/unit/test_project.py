@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
+
+from hookwire.api import create_app
+from hookwire.api.reference import markdown
+from hookwire.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,3 +36,13 @@ def test_the_package_ships_its_data_files() -> None:
     assert (package / "py.typed").exists()
     assert list((package / "store" / "migrations" / "sqlite").glob("*.sql"))
     assert list((package / "store" / "migrations" / "postgres").glob("*.sql"))
+
+
+def test_the_api_reference_is_generated_from_the_current_openapi_document() -> None:
+    """docs/api.md and docs/openapi.json are what `hookwire openapi [--markdown]` prints now;
+    regenerate both after changing the API (the commands are in docs/api.md's first lines)."""
+    spec = create_app(Settings()).openapi()
+    assert (ROOT / "docs" / "api.md").read_text() == markdown(spec)
+    assert orjson.loads((ROOT / "docs" / "openapi.json").read_bytes()) == spec
+    for path in spec["paths"]:
+        assert f" {path}`" in markdown(spec)

@@ -11,6 +11,8 @@ import orjson
 import typer
 
 from hookwire import tokens
+from hookwire.api import create_app
+from hookwire.api.reference import markdown
 from hookwire.commands.common import (
     DatabaseOpt,
     TenantOpt,
@@ -118,3 +120,16 @@ def publish_command(
         return receipt.body
 
     print(orjson.dumps(with_services(settings, run)).decode())
+
+
+def openapi(
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="the reference of docs/api.md")
+    ] = False,
+) -> None:
+    """Print the API's OpenAPI document (JSON), or the Markdown reference made from it."""
+    spec = create_app(Settings()).openapi()
+    if as_markdown:
+        print(markdown(spec), end="")
+    else:
+        print(orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode())

@@ -30,6 +30,7 @@ async def list_deliveries(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> JSON:
+    """Deliveries, newest first; filter by webhook, event, status and creation time."""
     query = DeliveryQuery(
         limit=limit, webhook_id=webhook_id, event_id=event_id, status=status, since=since,
         until=until,
@@ -40,10 +41,12 @@ async def list_deliveries(
 
 @router.get("/{delivery_id}", responses=openapi.returns(200, openapi.DELIVERY, "with attempts"))
 async def get_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
+    """One delivery with every attempt made of it (status, duration, response excerpt)."""
     delivery, attempts = await services.deliveries.get(principal, delivery_id)
     return JSON(delivery.to_public([a.to_public() for a in attempts]))
 
 
 @router.post("/{delivery_id}/retry", responses=openapi.returns(200, openapi.DELIVERY, "due now"))
 async def retry_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
+    """A new attempt now, whatever the state (an exhausted delivery gets one more)."""
     return JSON((await services.deliveries.retry(principal, delivery_id)).to_public())

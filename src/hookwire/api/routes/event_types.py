@@ -25,6 +25,7 @@ async def list_event_types(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> JSON:
+    """The catalog: the built-in types and the tenant's own, by name."""
     page = await services.event_types.list(principal, cursor, limit)
     return JSON({"data": [t.to_public() for t in page.items], "next_cursor": page.next_cursor})
 
@@ -36,6 +37,7 @@ async def list_event_types(
     responses=openapi.returns(201, openapi.EVENT_TYPE, "created (version 1)"),
 )
 async def create_event_type(services: ServicesDep, principal: PrincipalDep, body: JsonBody) -> JSON:
+    """Add a type of your own: a name and a JSON Schema (draft 2020-12) for `data`."""
     created = await services.event_types.create(principal, body)
     location = {"Location": f"{PREFIX}/{created.name}"}
     return JSON(created.to_public(), status_code=201, headers=location)
@@ -43,6 +45,7 @@ async def create_event_type(services: ServicesDep, principal: PrincipalDep, body
 
 @router.get("/{name}", responses=openapi.returns(200, openapi.EVENT_TYPE, "the newest version"))
 async def get_event_type(services: ServicesDep, principal: PrincipalDep, name: Name) -> JSON:
+    """The newest version of a type, with its schema and example."""
     return JSON((await services.event_types.get(principal, name)).to_public())
 
 
@@ -56,6 +59,7 @@ async def get_event_type_version(
     name: Name,
     version: Annotated[int, Path(ge=1)],
 ) -> JSON:
+    """An older version of a tenant's type."""
     return JSON((await services.event_types.get(principal, name, version)).to_public())
 
 
@@ -67,6 +71,7 @@ async def get_event_type_version(
 async def update_event_type(
     services: ServicesDep, principal: PrincipalDep, name: Name, body: JsonBody
 ) -> JSON:
+    """Change a type: a new schema or example makes a new version."""
     return JSON((await services.event_types.update(principal, name, body)).to_public())
 
 
@@ -74,5 +79,6 @@ async def update_event_type(
 async def deprecate_event_type(
     services: ServicesDep, principal: PrincipalDep, name: Name
 ) -> Response:
+    """Deprecate a type: publishing still works, and warns."""
     await services.event_types.deprecate(principal, name)
     return Response(status_code=204)

@@ -29,6 +29,8 @@ async def publish_event(
     body: JsonBody,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSON:
+    """Publish an event: validated against its type, written with all its deliveries in one
+    transaction. `Idempotency-Key` makes a retry safe."""
     receipt = await services.events.publish(principal, body, idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
     return JSON(receipt.body, status_code=receipt.status, headers=headers)
@@ -44,6 +46,7 @@ async def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> JSON:
+    """Published events, newest first; filter by type and time."""
     query = EventQuery(limit=limit, type=type, since=since, until=until)
     page = await services.events.list(principal, query, cursor)
     return JSON({"data": [e.to_public() for e in page.items], "next_cursor": page.next_cursor})
@@ -51,6 +54,7 @@ async def list_events(
 
 @router.get("/{event_id}", responses=openapi.returns(200, openapi.EVENT, "with its deliveries"))
 async def get_event(services: ServicesDep, principal: PrincipalDep, event_id: str) -> JSON:
+    """One event with its deliveries."""
     event, deliveries = await services.events.get(principal, event_id)
     body = event.to_public([d.id for d in deliveries])
     body["deliveries"] = [d.to_public() for d in deliveries]

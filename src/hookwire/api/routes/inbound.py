@@ -35,6 +35,8 @@ def request_headers(request: Request) -> dict[str, str]:
     },
 )
 async def receive(services: ServicesDep, webhook_id: str, request: Request) -> JSON:
+    """A third party's webhook: verified by the webhook's signature scheme (no token),
+    deduplicated, stored, and published as `inbound.received`."""
     reception = await services.inbound.receive(
         webhook_id, request_headers(request), lambda limit: read_body(request, limit)
     )
@@ -52,6 +54,7 @@ async def list_messages(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> JSON:
+    """Inbound messages, newest first, without their bodies."""
     query = InboundQuery(
         limit=limit,
         webhook_id=webhook_id,
@@ -68,4 +71,5 @@ async def list_messages(
     responses=openapi.returns(200, openapi.INBOUND, "with its headers and raw body"),
 )
 async def get_message(services: ServicesDep, principal: PrincipalDep, message_id: str) -> JSON:
+    """One inbound message with its headers and raw body."""
     return JSON((await services.inbound.get(principal, message_id)).to_public())

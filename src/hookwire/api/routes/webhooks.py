@@ -32,6 +32,7 @@ def _with_secret(result: WithSecret) -> dict[str, Any]:
     responses=openapi.returns(201, openapi.WEBHOOK, "created; carries the secret once"),
 )
 async def create_webhook(services: ServicesDep, principal: PrincipalDep, body: JsonBody) -> JSON:
+    """Create a webhook; the answer carries its signing `secret`, this once."""
     created = await services.webhooks.create(principal, body)
     headers = {**etag(created.webhook.version), "Location": f"{PREFIX}/{created.webhook.id}"}
     return JSON(_with_secret(created), status_code=201, headers=headers)
@@ -50,6 +51,7 @@ async def list_webhooks(
     event_type: str | None = None,
     include_deleted: bool = False,
 ) -> JSON:
+    """The tenant's webhooks, newest first, with filters."""
     query = WebhookQuery(
         limit=limit,
         direction=direction,
@@ -67,6 +69,7 @@ async def list_webhooks(
 async def get_webhook(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str, include_deleted: bool = False
 ) -> JSON:
+    """One webhook (soft-deleted ones with `include_deleted=true`)."""
     found = await services.webhooks.get(principal, webhook_id, include_deleted=include_deleted)
     return JSON(found.to_public(), headers=etag(found.version))
 
@@ -83,6 +86,7 @@ async def update_webhook(
     body: JsonBody,
     if_match: IfMatchDep,
 ) -> JSON:
+    """Change fields (a merge); needs `If-Match: "<version>"`."""
     updated = await services.webhooks.update(principal, webhook_id, body, if_match)
     return JSON(updated.to_public(), headers=etag(updated.version))
 
@@ -91,6 +95,7 @@ async def update_webhook(
 async def delete_webhook(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str
 ) -> Response:
+    """Soft-delete; its pending deliveries are cancelled."""
     await services.webhooks.delete(principal, webhook_id)
     return Response(status_code=204)
 
@@ -103,18 +108,21 @@ async def delete_webhook(
 async def rotate_secret(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
 ) -> JSON:
+    """A new secret, shown once; the old one keeps working for `grace_period_s`."""
     rotated = await services.webhooks.rotate_secret(principal, webhook_id, body)
     return JSON(_with_secret(rotated), headers=etag(rotated.webhook.version))
 
 
 @router.post("/{webhook_id}/pause", responses=openapi.returns(200, openapi.WEBHOOK, "paused"))
 async def pause_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    """Pause by hand: new and pending deliveries are held, none dropped."""
     paused = await services.webhooks.pause(principal, webhook_id)
     return JSON(paused.to_public(), headers=etag(paused.version))
 
 
 @router.post("/{webhook_id}/resume", responses=openapi.returns(200, openapi.WEBHOOK, "resumed"))
 async def resume_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    """Resume: held deliveries are due at once; the failure count restarts."""
     resumed = await services.webhooks.resume(principal, webhook_id)
     return JSON(resumed.to_public(), headers=etag(resumed.version))
 
@@ -124,6 +132,7 @@ async def resume_webhook(services: ServicesDep, principal: PrincipalDep, webhook
     responses=openapi.returns(200, openapi.TEST_RESULT, "the attempt: sent now, once"),
 )
 async def test_webhook(services: ServicesDep, principal: PrincipalDep, webhook_id: str) -> JSON:
+    """Send a `webhook_test` event now, once, and answer the attempt."""
     return JSON(await services.webhooks.test(principal, webhook_id))
 
 
@@ -135,4 +144,5 @@ async def test_webhook(services: ServicesDep, principal: PrincipalDep, webhook_i
 async def recover_webhook(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
 ) -> JSON:
+    """Re-queue the webhook's failed deliveries of a time window."""
     return JSON({"requeued": await services.webhooks.recover(principal, webhook_id, body)})
