@@ -116,6 +116,8 @@ async def test_tail_follows_attempts_and_replay_sends_failures_again(
     assert len(target.received) == 6
     nothing = run(["replay"], tmp_path, env)
     assert nothing.returncode == 2 and "--since" in nothing.stderr
+    none_failed = hw(tmp_path, env, "recover", hook["id"], "--since", since)
+    assert "recovered 0 failed deliveries" in none_failed.stdout
 
 
 def test_every_flag_that_stands_for_a_setting_names_its_variable() -> None:

@@ -136,3 +136,25 @@ async def _matching(services: Services, principal: Principal, query: DeliveryQue
         if page.next_cursor is None:
             return ids
         cursor = page.next_cursor
+
+
+def recover(
+    tenant: TenantOpt,
+    webhook_id: Annotated[str, typer.Argument(help="wh_... whose failed deliveries to re-queue")],
+    since: Annotated[str, typer.Option(help="created at or after (RFC 3339)")],
+    until: Annotated[str | None, typer.Option(help="created before")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Re-queue a webhook's failed deliveries of a time window with a fresh attempt budget
+    (as POST /webhooks/{id}/recover)."""
+    window = {"since": since, **({"until": until} if until else {})}
+    settings = load_settings(database_url=database_url)
+
+    async def run(services: Services) -> int:
+        with progress() as bar:
+            task = bar.add_task("recovering", total=None)
+            count = await services.webhooks.recover(Principal(tenant), webhook_id, window)
+            bar.update(task, total=count, completed=count)
+        return count
+
+    out.print(f"recovered {with_services(settings, run)} failed deliveries: due now")
