@@ -14,31 +14,16 @@ from starlette.responses import Response
 
 from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
-from hookwire.dashboard.views import form_of, page, redirect, services_of, session_of, to_login
-from hookwire.errors import AuthenticationFailed, HookwireError
+from hookwire.dashboard.views import form_of, guard, page, redirect, services_of, session_of
+from hookwire.errors import AuthenticationFailed
 from hookwire.timeutil import iso, utcnow
 
 Action = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
 
 
 def posted(action: Action) -> Callable[[Request], Awaitable[Response]]:
-    """Signed in, from this origin, with the CSRF token; errors shown as a page."""
-
-    async def guarded(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        try:
-            form = await form_of(request)
-            sessions.check_post(request, session, form)
-            return await action(request, session, form)
-        except HookwireError as exc:
-            response = page(request, session, "error.html", error=exc)
-            response.status_code = exc.status
-            return response
-
-    guarded.__name__ = action.__name__  # not wraps(): FastAPI reads __wrapped__
-    return guarded
+    """An action for signed-in visitors, from this origin, with the CSRF token (views.guard)."""
+    return guard(action, posted=True)
 
 
 def _safe_next(target: str | None) -> str:

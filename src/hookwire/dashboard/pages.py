@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hookwire.dashboard.session import Session
-from hookwire.dashboard.views import page, redirect, services_of, session_of, to_login
-from hookwire.errors import HookwireError, ValidationFailed
+from hookwire.dashboard.views import guard, page, redirect, services_of
+from hookwire.errors import ValidationFailed
 from hookwire.ids import is_id
 from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.timeutil import parse_iso, utcnow
@@ -26,21 +26,13 @@ Page = Callable[[Request, Session], Awaitable[Response]]
 
 
 def signed_in(view: Page) -> Callable[[Request], Awaitable[Response]]:
-    """Send a visitor without a session to the login page; show errors as a page."""
+    """A page for signed-in visitors (see views.guard)."""
 
-    async def guarded(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        try:
-            return await view(request, session)
-        except HookwireError as exc:
-            response = page(request, session, "error.html", error=exc)
-            response.status_code = exc.status
-            return response
+    async def shown(request: Request, session: Session, form: dict[str, str]) -> Response:
+        return await view(request, session)
 
-    guarded.__name__ = view.__name__  # not wraps(): FastAPI reads __wrapped__
-    return guarded
+    shown.__name__ = view.__name__
+    return guard(shown, posted=False)
 
 
 def _when(request: Request, name: str) -> datetime | None:

@@ -3,6 +3,7 @@ the security headers a page of secrets and actions needs."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib.resources import files
 from typing import Any, Final
@@ -18,6 +19,7 @@ from hookwire.api.deps import read_body
 from hookwire.dashboard import charts
 from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
+from hookwire.errors import HookwireError
 from hookwire.services.container import Services
 from hookwire.timeutil import iso, utcnow
 
@@ -104,3 +106,29 @@ def static(name: str) -> Response:
     body = files("hookwire.dashboard").joinpath("static", name).read_bytes()
     headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type=STATIC[name], headers=headers)
+
+
+Handler = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+
+
+def guard(handler: Handler, *, posted: bool) -> Callable[[Request], Awaitable[Response]]:
+    """A visitor without a session goes to the login page; a post must come from this origin
+    with the session's CSRF token (its form is handed over); errors are shown as a page."""
+
+    async def guarded(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        try:
+            form: dict[str, str] = {}
+            if posted:
+                form = await form_of(request)
+                sessions.check_post(request, session, form)
+            return await handler(request, session, form)
+        except HookwireError as exc:
+            response = page(request, session, "error.html", error=exc)
+            response.status_code = exc.status
+            return response
+
+    guarded.__name__ = handler.__name__  # not wraps(): FastAPI reads __wrapped__
+    return guarded
