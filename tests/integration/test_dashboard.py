@@ -11,7 +11,7 @@ import pytest
 
 from hookwire.dashboard.session import COOKIE, csrf_of
 from hookwire.tokens import mint
-from tests.conftest import Api
+from tests.conftest import PUBLIC_URL, Api, _open_clients
 
 PAGES = ["/dashboard/webhooks", "/dashboard/events", "/dashboard/event-types",
          "/dashboard/inbound", "/dashboard/event-types/integration-state-changed"]  # fmt: skip
@@ -25,17 +25,24 @@ async def publish(api: Api) -> dict[str, Any]:
     return published
 
 
+def browser_for(api: Api) -> httpx.AsyncClient:
+    """A browser at the public URL (https: the session cookie is Secure, as in production)."""
+    client = httpx.AsyncClient(transport=api.transport, base_url=PUBLIC_URL)
+    _open_clients.append(client)
+    return client
+
+
 async def signed_in(api: Api, tenant: str = "acme") -> tuple[httpx.AsyncClient, str]:
     """A browser-like client with the session cookie of ``tenant``, and its CSRF token."""
     token = mint(api.settings, tenant, sub="ops")
-    browser = api.anonymous().client
+    browser = browser_for(api)
     answer = await browser.post("/dashboard/login", data={"token": token, "next": ""})
     assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/webhooks"
     return browser, csrf_of(token)
 
 
 async def test_signing_in_sets_a_strict_httponly_cookie(api: Api) -> None:
-    browser = api.anonymous().client
+    browser = browser_for(api)
     bounced = await browser.get("/dashboard/webhooks")
     assert bounced.status_code == 303
     assert bounced.headers["location"] == "/dashboard/login?next=/dashboard/webhooks"
@@ -50,7 +57,7 @@ async def test_signing_in_sets_a_strict_httponly_cookie(api: Api) -> None:
     )
     assert answer.headers["location"] == "/dashboard/webhooks"  # never an open redirect
     cookie = answer.headers["set-cookie"]
-    for flag in ("HttpOnly", "Path=/dashboard", "SameSite=strict", "Max-Age="):
+    for flag in ("HttpOnly", "Path=/dashboard", "SameSite=strict", "Max-Age=", "Secure"):
         assert flag in cookie
     page = await browser.get("/dashboard/webhooks")
     assert page.status_code == 200 and "tenant <b>acme</b>" in page.text
@@ -141,3 +148,14 @@ async def test_actions_pause_resume_recover_rotate_and_retry(api: Api) -> None:
     delivery_id = detail["delivery_ids"][0]
     retried = await browser.post(f"/dashboard/deliveries/{delivery_id}/retry", data={"csrf": csrf})
     assert retried.status_code == 303 and delivery_id in retried.headers["location"]
+
+
+async def test_a_notice_shows_only_when_this_sessions_action_left_it(api: Api) -> None:
+    hook = await api.create()
+    browser, csrf = await signed_in(api)
+    paused = await browser.post(f"/dashboard/webhooks/{hook['id']}/pause", data={"csrf": csrf})
+    shown = await browser.get(paused.headers["location"])
+    assert '<p class="notice" role="status">paused' in shown.text
+    forged = await browser.get(f"/dashboard/webhooks/{hook['id']}?notice=Session+expired,+"
+                               "sign+in+at+evil.example&mark=0123456789abcdef")  # fmt: skip
+    assert "evil.example" not in forged.text

@@ -39,9 +39,9 @@ async def login(request: Request) -> Response:
     target = _safe_next(form.get("next"))
     response = redirect(target)
     try:
-        sessions.sign_in(
-            response, request, services_of(request).tokens, form.get("token", "").strip()
-        )
+        services = services_of(request)
+        https = request.url.scheme == "https" or services.settings.base_url.startswith("https:")
+        sessions.sign_in(response, services.tokens, form.get("token", "").strip(), secure=https)
     except AuthenticationFailed as exc:
         failed = page(request, None, "login.html", error=exc.detail, next=target)
         failed.status_code = 401
@@ -52,13 +52,13 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await form_of(request)
     sessions.check_post(request, session_of(request), form)
-    response = redirect("/dashboard/login", "signed out")
+    response = redirect("/dashboard/login")
     sessions.sign_out(response)
     return response
 
 
-def _back(webhook_id: str, notice: str) -> Response:
-    return redirect(f"/dashboard/webhooks/{webhook_id}", notice)
+def _back(session: Session, webhook_id: str, notice: str) -> Response:
+    return redirect(f"/dashboard/webhooks/{webhook_id}", notice, session)
 
 
 @posted
@@ -67,21 +67,21 @@ async def test(request: Request, session: Session, form: dict[str, str]) -> Resp
     result = await services_of(request).webhooks.test(session.principal, webhook_id)
     answer = result["status_code"] or result["error"]
     verdict = "succeeded" if result["success"] else "failed"
-    return _back(webhook_id, f"test {verdict}: {answer} in {result['duration_ms']} ms")
+    return _back(session, webhook_id, f"test {verdict}: {answer} in {result['duration_ms']} ms")
 
 
 @posted
 async def pause(request: Request, session: Session, form: dict[str, str]) -> Response:
     webhook_id = request.path_params["webhook_id"]
     await services_of(request).webhooks.pause(session.principal, webhook_id)
-    return _back(webhook_id, "paused: new deliveries are held")
+    return _back(session, webhook_id, "paused: new deliveries are held")
 
 
 @posted
 async def resume(request: Request, session: Session, form: dict[str, str]) -> Response:
     webhook_id = request.path_params["webhook_id"]
     await services_of(request).webhooks.resume(session.principal, webhook_id)
-    return _back(webhook_id, "resumed: held deliveries are due now")
+    return _back(session, webhook_id, "resumed: held deliveries are due now")
 
 
 @posted
@@ -92,7 +92,7 @@ async def recover(request: Request, session: Session, form: dict[str, str]) -> R
     count = await services_of(request).webhooks.recover(
         session.principal, webhook_id, {"since": since}
     )
-    return _back(webhook_id, f"recovered {count} failed deliveries of the last {hours} h")
+    return _back(session, webhook_id, f"recovered {count} failed deliveries of the last {hours} h")
 
 
 @posted
@@ -109,4 +109,4 @@ async def retry(request: Request, session: Session, form: dict[str, str]) -> Res
     delivery = await services_of(request).deliveries.retry(
         session.principal, request.path_params["delivery_id"]
     )
-    return _back(delivery.webhook_id, f"delivery {delivery.id} is due now")
+    return _back(session, delivery.webhook_id, f"delivery {delivery.id} is due now")

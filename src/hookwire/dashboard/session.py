@@ -57,12 +57,13 @@ def current(request: Request, tokens: TokenVerifier) -> Session | None:
     return Session(principal, csrf_of(token))
 
 
-def sign_in(response: Response, request: Request, tokens: TokenVerifier, token: str) -> None:
-    """Keep a verified ``token`` in the session cookie (AuthenticationFailed otherwise)."""
+def sign_in(response: Response, tokens: TokenVerifier, token: str, *, secure: bool) -> None:
+    """Keep a verified ``token`` in the session cookie (AuthenticationFailed otherwise);
+    ``secure`` when the dashboard is served over https (directly or behind a proxy)."""
     _, good_until = tokens.verify_until(token)
     response.set_cookie(
         COOKIE, token, max_age=max(int(good_until - time.time()), 1), path=PATH,
-        httponly=True, samesite="strict", secure=request.url.scheme == "https",
+        httponly=True, samesite="strict", secure=secure,
     )  # fmt: skip
 
 

@@ -3,6 +3,8 @@ the security headers a page of secrets and actions needs."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib.resources import files
@@ -75,9 +77,22 @@ def session_of(request: Request) -> Session | None:
     return sessions.current(request, services_of(request).tokens)
 
 
+def _mark(session: Session, notice: str) -> str:
+    return hmac.new(session.csrf.encode(), notice.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def notice_of(request: Request, session: Session | None) -> str | None:
+    """The notice an action left in the URL, shown only when this session's action put it
+    there (a link from elsewhere cannot make the dashboard say something)."""
+    notice, mark = request.query_params.get("notice"), request.query_params.get("mark", "")
+    if notice is None or session is None:
+        return None
+    return notice if hmac.compare_digest(mark, _mark(session, notice)) else None
+
+
 def page(request: Request, session: Session | None, name: str, **context: Any) -> HTMLResponse:
     html = templates.get_template(name).render(
-        request=request, session=session, notice=request.query_params.get("notice"), **context
+        request=request, session=session, notice=notice_of(request, session), **context
     )
     return HTMLResponse(html, headers=HEADERS)
 
@@ -87,10 +102,13 @@ def to_login(request: Request) -> RedirectResponse:
     return redirect(f"/dashboard/login?next={target}")
 
 
-def redirect(location: str, notice: str | None = None) -> RedirectResponse:
-    if notice is not None:
+def redirect(
+    location: str, notice: str | None = None, session: Session | None = None
+) -> RedirectResponse:
+    """303 to ``location``, with ``notice`` for the page there when the session vouches."""
+    if notice is not None and session is not None:
         joiner = "&" if "?" in location else "?"
-        location = f"{location}{joiner}notice={quote(notice)}"
+        location = f"{location}{joiner}notice={quote(notice)}&mark={_mark(session, notice)}"
     return RedirectResponse(location, status_code=303, headers=HEADERS)
 
 
