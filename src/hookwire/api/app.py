@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from hookwire import dashboard
-from hookwire.api import problems
+from hookwire.api import deps, problems
 from hookwire.api.routes import deliveries, event_types, events, health, inbound, webhooks
 from hookwire.delivery.runner import run_engine
 from hookwire.services.container import Services, open_services
@@ -51,6 +51,7 @@ def create_app(
         version=VERSION,
         description="Webhook infrastructure for integration platforms.",
         lifespan=lifespan,
+        dependencies=[Depends(deps.reject_nul)],
     )
     if services is not None:
         app.state.services = services

@@ -7,18 +7,24 @@ dependency in a worker thread, two thread hops per request for nothing (measured
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, Request
+from pydantic import AfterValidator, BeforeValidator
 
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import nul_path
 from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge, ValidationFailed
 from hookwire.services.container import Services
+from hookwire.timeutil import as_utc
 
 MAX_DEPTH = 254  # orjson writes no deeper; it reads up to 1024
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
 
 
 async def get_services(request: Request) -> Services:
@@ -73,6 +79,29 @@ async def get_json_body(request: Request, services: ServicesDep) -> Any:
 
 
 JsonBody = Annotated[Any, Depends(get_json_body)]
+
+
+def _rfc3339(value: object) -> object:
+    """Refuse what pydantic would otherwise read as a date: a number is not one here."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date and time, like 2026-11-30T10:00:00Z")
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+# A ``since``/``until`` query parameter: RFC 3339 only, a time without an offset taken as UTC.
+Moment = Annotated[datetime | None, BeforeValidator(_rfc3339), AfterValidator(_utc)]
+
+
+async def reject_nul(request: Request) -> None:
+    """No parameter may hold U+0000 (PostgreSQL cannot store or compare it): 422 at it."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            raise ValidationFailed.at(f"/{name}", "contains U+0000")
 
 
 async def get_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:

@@ -266,8 +266,9 @@ class WebhookService:
     async def recover(self, principal: Principal, webhook_id: str, body: Any) -> int:
         """Re-queue the webhook's failed deliveries created in the window; how many."""
         window = checked(RECOVER_SCHEMA, body)
-        since = parse_iso(window["since"])
-        until = parse_iso(window["until"]) if "until" in window else None
+        since, until = _moment(window, "since"), _moment(window, "until")
+        if since is None:
+            raise ValidationFailed.at("/since", "is required")
         if until is not None and until <= since:
             raise ValidationFailed.at("/until", "must be after since")
         await self.get(principal, webhook_id)
@@ -301,6 +302,15 @@ class WebhookService:
             if stored is not None:
                 return stored
         raise _stale(await self.get(principal, webhook_id))
+
+
+def _moment(fields: dict[str, Any], name: str) -> datetime | None:
+    if name not in fields:
+        return None
+    try:
+        return parse_iso(fields[name])
+    except ValueError as exc:
+        raise ValidationFailed.at(f"/{name}", str(exc)) from exc
 
 
 def _id(webhook: Webhook) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from hookwire.api import openapi
-from hookwire.api.deps import PrincipalDep, ServicesDep
+from hookwire.api.deps import Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
 from hookwire.domain.delivery import STATUSES
 from hookwire.services.paging import MAX_LIMIT
@@ -27,8 +26,8 @@ async def list_deliveries(
     webhook_id: str | None = None,
     event_id: str | None = None,
     status: StatusFilter = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
 ) -> JSON:
     """Deliveries, newest first; filter by webhook, event, status and creation time."""
     query = DeliveryQuery(

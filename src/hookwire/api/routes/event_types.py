@@ -57,7 +57,7 @@ async def get_event_type_version(
     services: ServicesDep,
     principal: PrincipalDep,
     name: Name,
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],  # PostgreSQL integer
 ) -> JSON:
     """An older version of a tenant's type."""
     return JSON((await services.event_types.get(principal, name, version)).to_public())

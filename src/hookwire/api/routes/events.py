@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
 from hookwire.api import openapi
-from hookwire.api.deps import JsonBody, PrincipalDep, ServicesDep
+from hookwire.api.deps import JsonBody, Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
 from hookwire.domain.event import PUBLISH_SCHEMA
 from hookwire.services.paging import MAX_LIMIT
@@ -43,8 +42,8 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
     type: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
 ) -> JSON:
     """Published events, newest first; filter by type and time."""
     query = EventQuery(limit=limit, type=type, since=since, until=until)

@@ -3,13 +3,12 @@ credential) and the stored messages at ``/api/v1/inbound-messages`` (DESIGN §4)
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from hookwire.api import openapi
-from hookwire.api.deps import PrincipalDep, ServicesDep, read_body
+from hookwire.api.deps import Moment, PrincipalDep, ServicesDep, read_body
 from hookwire.api.responses import JSON
 from hookwire.services.paging import MAX_LIMIT
 from hookwire.store.base import InboundQuery
@@ -51,8 +50,8 @@ async def list_messages(
     cursor: str | None = None,
     webhook_id: str | None = None,
     provider_event: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
 ) -> JSON:
     """Inbound messages, newest first, without their bodies."""
     query = InboundQuery(
