@@ -9,12 +9,14 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.principal import Principal
 from hookwire.services.container import Services
+from hookwire.services.doctor import examine
 from hookwire.settings import Settings
 from hookwire.store.base import DeliveryQuery, Store
 from hookwire.store.postgres import PostgresStore
@@ -405,3 +407,23 @@ async def test_two_workers_settle_a_fan_out_without_deadlocks(
     assert len(target.received) == 600  # nothing sent twice after a failed settle
     left = await services.store.list_deliveries(Principal("acme"), DeliveryQuery(limit=1000))
     assert {d.status for d in left} == {"succeeded"}
+
+
+async def test_a_receiver_that_flips_between_200_and_500_gets_everything_and_doctor_agrees(
+    api: Api, services: Services, make_worker: WorkerFactory
+) -> None:
+    flips = iter(range(10**6))
+
+    async def flip(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=500 if next(flips) % 2 else 200)
+
+    async with receivers.receiver(flip) as target:
+        await api.create(url=target.url, retry_policy={**FAST_RETRY, "maxAttempts": 10})
+        events = [await publish(api) for _ in range(30)]
+        await drain(make_worker)
+    succeeded = {r.headers["webhook-id"] for r in target.received}
+    assert succeeded == set(events)  # each arrived, most more than once (a 500 is retried)
+    listed = await api.client.get("/api/v1/deliveries", params={"status": "succeeded"})
+    assert len(listed.json()["data"]) == 30
+    findings = await examine(services.store, services.secrets, utcnow(), lambda *_: None)
+    assert {f.check: f.count for f in findings if f.count} == {}

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import orjson
 import typer
+from rich.table import Table
 
 from hookwire import tokens
 from hookwire.api import create_app
@@ -24,6 +25,7 @@ from hookwire.commands.common import (
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest
 from hookwire.services.container import Services
+from hookwire.services.doctor import Finding, examine
 from hookwire.services.retention import PurgeReport, purge
 from hookwire.settings import Settings
 from hookwire.store import open_store
@@ -133,3 +135,28 @@ def openapi(
         print(markdown(spec), end="")
     else:
         print(orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode())
+
+
+def doctor(database_url: DatabaseOpt = None) -> None:
+    """Check the store for what should never be (stuck leases, orphans, inconsistent rows);
+    exit 1 when anything is found."""
+    settings = load_settings(database_url=database_url)
+
+    async def run(services: Services) -> list[Finding]:
+        with progress(transient=True) as bar:
+            task = bar.add_task("secrets", total=None)
+            return await examine(
+                services.store, services.secrets, utcnow(),
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+
+    findings = with_services(settings, run)
+    table = Table("check", "count", "what it means")
+    for finding in findings:
+        style = "red" if finding.count else "green"
+        table.add_row(finding.check, f"[{style}]{finding.count}[/]", finding.meaning)
+    out.print(table)
+    problems = sum(f.count for f in findings)
+    out.print("healthy" if not problems else f"{problems} problem(s) found")
+    if problems:
+        raise typer.Exit(1)

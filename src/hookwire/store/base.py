@@ -335,6 +335,13 @@ class Store(SecretBlobs, Protocol):
         """Drop finished events (with deliveries and attempts), inbound messages and deleted
         webhooks older than ``before``, and idempotency keys older than ``claims_before``."""
 
+    async def consistency(self, stale_before: datetime) -> dict[str, int]:
+        """hookwire doctor's counts of rows the engine should never leave as they are (see
+        services.doctor); ``stale_before``: leases that ended before it count as expired."""
+
+    async def webhook_vault_paths(self) -> list[str]:
+        """The secret path of every webhook that is not deleted (every tenant)."""
+
     async def queue_stats(self, now: datetime) -> QueueStats:
         """Counts of the delivery queue (from partial indexes only) and paused webhooks."""
 

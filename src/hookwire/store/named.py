@@ -200,6 +200,15 @@ class NamedQueries(ABC):
 
     # --- operations --------------------------------------------------------------------------
 
+    async def consistency(self, stale_before: datetime) -> dict[str, int]:
+        found = await self._rows("consistency", {"stale_before": stale_before}, rows.Table(), dict)
+        return {name: int(count) for name, count in found[0].items()}
+
+    async def webhook_vault_paths(self) -> list[str]:
+        return await self._rows(
+            "webhook_vault_paths", {}, rows.Table(), lambda row: str(row["vault_path"])
+        )
+
     async def queue_stats(self, now: datetime) -> QueueStats:
         found = await self._first("queue_stats", {"now": now}, rows.QUEUE_STATS, rows.queue_stats)
         assert found is not None  # one row, always

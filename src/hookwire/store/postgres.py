@@ -41,7 +41,14 @@ Q = load("postgres")
 T = TypeVar("T")
 MIGRATION_LOCK = 0x686F6F6B  # "hook": one migrator at a time across processes
 CHANNEL = "hookwire_due"  # NOTIFY when deliveries become due; workers LISTEN
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# InternalClientError: asyncpg's state machine on a connection the server dropped mid-query
+# (seen when PostgreSQL restarts under load); it is the database going away, not a bug of ours.
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 
 
 class _Connection(asyncpg.Connection):  # type: ignore[misc]

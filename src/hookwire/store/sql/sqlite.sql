@@ -382,3 +382,28 @@ FROM attempts AS a JOIN deliveries AS d ON d.id = a.delivery_id
 WHERE a.webhook_id = :webhook_id AND a.tenant_id = :tenant_id AND a.started_at >= :since
 GROUP BY bucket
 ORDER BY bucket;
+
+-- name: consistency
+-- hookwire doctor: counts of rows in a state the engine should never leave them in (each 0
+-- on a healthy store). Some read every delivery: an operator's command, not a hot path.
+SELECT
+    (SELECT count(*) FROM deliveries
+     WHERE status = 'in_flight' AND lease_expires_at < :stale_before) AS expired_leases,
+    (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
+     WHERE d.status IN ('pending', 'held') AND w.is_deleted = 1) AS due_for_deleted_webhooks,
+    (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
+     WHERE d.status = 'held' AND w.paused_at IS NULL) AS held_for_running_webhooks,
+    (SELECT count(*) FROM deliveries
+     WHERE status = 'pending' AND next_attempt_at IS NULL) AS pending_without_due_time,
+    (SELECT count(*) FROM deliveries AS d
+     WHERE d.status = 'succeeded' AND NOT EXISTS (
+         SELECT 1 FROM attempts AS a
+         WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)) AS succeeded_without_2xx,
+    (SELECT count(*) FROM deliveries AS d
+     WHERE d.attempt_count > (SELECT count(*) FROM attempts AS a
+                              WHERE a.delivery_id = d.id)) AS attempts_missing,
+    (SELECT count(*) FROM secrets AS s
+     WHERE NOT EXISTS (SELECT 1 FROM webhooks AS w WHERE w.vault_path = s.path)) AS orphan_secrets;
+
+-- name: webhook_vault_paths
+SELECT vault_path FROM webhooks WHERE is_deleted = 0 ORDER BY id;

@@ -1,0 +1,184 @@
+"""Faults survived, nothing lost (issue 8): PostgreSQL restarted while events are published
+and delivered, and workers SIGKILLed again and again, each ending with every accepted event
+delivered at least once and `hookwire doctor` finding nothing wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import random
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import receivers
+from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.conftest import WEBHOOKS
+
+EVENT = {"type": "webhook_test", "data": {"test": True}}
+POLICY = {"timeoutMs": 1000, "initialDelayMs": 200, "maxDelayMs": 2000, "maxAttempts": 100}
+
+
+def environment(database_url: str, port: int) -> dict[str, str]:
+    return clean_env(
+        HOOKWIRE_PORT=str(port), HOOKWIRE_DATABASE_URL=database_url,
+        HOOKWIRE_JWT_SECRET=secrets.token_urlsafe(32),
+        HOOKWIRE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        HOOKWIRE_ALLOW_PRIVATE_TARGETS="true", HOOKWIRE_LOG_LEVEL="warning",
+    )  # fmt: skip
+
+
+@contextmanager
+def stopped(started: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Stop ``started`` workers (SIGTERM, then SIGKILL) when the block ends."""
+    try:
+        yield
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    with (tmp / f"{name}.log").open("ab") as log:
+        return subprocess.Popen([HOOKWIRE, "worker"], cwd=tmp, env=env, stdout=log, stderr=log)
+
+
+async def ready_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """A worker that is up: its /metrics answers (a worker still connecting when the
+    database goes away exits at once, for its supervisor to start it again)."""
+    port = free_port()
+    process = start_worker(tmp, {**env, "HOOKWIRE_METRICS_PORT": str(port)}, name)
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            assert process.poll() is None, (tmp / f"{name}.log").read_text()
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"worker {name} did not start")
+
+
+async def publish_until(client: httpx.AsyncClient, stop: asyncio.Event, accepted: list[str]) -> int:
+    """Publish back to back until ``stop``; keep the ids of accepted events. A 5xx or a
+    dropped connection (the database restarting) is retried, as a publisher would."""
+    refused = 0
+    while not stop.is_set():
+        try:
+            answer = await client.post("/api/v1/events", json=EVENT)
+        except httpx.TransportError:
+            refused += 1
+            await asyncio.sleep(0.1)
+            continue
+        if answer.status_code == 202:
+            accepted.append(answer.json()["id"])
+        else:
+            assert answer.status_code == 503, answer.text  # the store is down: say so, retry
+            refused += 1
+            await asyncio.sleep(0.1)
+    return refused
+
+
+def doctor(tmp: Path, env: dict[str, str]) -> None:
+    checked = run(["doctor"], tmp, env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "healthy" in checked.stdout
+
+
+async def everything_arrived(
+    counter: receivers.Overlaps, accepted: list[str], seconds: float
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not set(accepted) <= set(counter.arrivals):
+        missing = len(set(accepted) - set(counter.arrivals))
+        assert time.monotonic() < deadline, f"{missing} of {len(accepted)} events never arrived"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.postgres
+async def test_postgres_restarted_under_load_loses_nothing(
+    tmp_path: Path, empty_pg_url: str
+) -> None:
+    port = free_port()
+    env = environment(empty_pg_url, port)
+    assert run(["migrate"], tmp_path, env).returncode == 0
+    token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
+    counter, stop = receivers.Overlaps(), asyncio.Event()
+    accepted: list[str] = []
+    async with receivers.receiver(counter.behaviour(delay=0.01)) as target:
+        async with async_server(["api"], tmp_path, env, port) as api:
+            auth = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=api.base_url, headers=auth, timeout=30) as client:
+                made = await client.post(WEBHOOKS, json={"url": target.url, "retry_policy": POLICY})
+                assert made.status_code == 201
+                running = [await ready_worker(tmp_path, env, f"w{n}") for n in range(2)]
+                with stopped(running):
+                    publishing = asyncio.create_task(publish_until(client, stop, accepted))
+                    await receivers.until(lambda: len(counter.arrivals) >= 100)
+                    cluster = sorted(os.listdir("/etc/postgresql"))[-1]
+                    restart = ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main",
+                               "restart", "--mode", "fast"]  # fmt: skip
+                    restarted = await asyncio.to_thread(
+                        subprocess.run, restart, capture_output=True, timeout=120
+                    )
+                    assert restarted.returncode == 0, restarted.stderr
+                    after = len(counter.arrivals)  # work goes on: 100 more arrive
+                    await receivers.until(lambda: len(counter.arrivals) >= after + 100, 60)
+                    stop.set()
+                    refused = await publishing
+                    await everything_arrived(counter, accepted, 120)
+    duplicates = sum(n - 1 for n in counter.arrivals.values())
+    print(f"\npostgres restart: {len(accepted)} accepted, {refused} publishes refused "
+          f"meanwhile, all delivered, {duplicates} duplicates, {counter.overlaps} overlapping "
+          "sends")  # fmt: skip
+    assert counter.overlaps == 0
+    doctor(tmp_path, env)
+
+
+@pytest.mark.postgres
+async def test_workers_killed_again_and_again_lose_nothing(
+    tmp_path: Path, empty_pg_url: str
+) -> None:
+    port = free_port()
+    env = environment(empty_pg_url, port)
+    assert run(["migrate"], tmp_path, env).returncode == 0
+    token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
+    counter, rng = receivers.Overlaps(), random.Random(42)
+    async with receivers.receiver(counter.behaviour(delay=0.05)) as target:
+        async with async_server(["api"], tmp_path, env, port) as api:
+            auth = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=api.base_url, headers=auth, timeout=30) as client:
+                made = await client.post(WEBHOOKS, json={"url": target.url, "retry_policy": POLICY})
+                assert made.status_code == 201
+                accepted = []
+                for _ in range(8):
+                    batch = [client.post("/api/v1/events", json=EVENT) for _ in range(50)]
+                    accepted += [r.json()["id"] for r in await asyncio.gather(*batch)]
+                for round_ in range(8):  # a worker SIGKILLed at a random moment, 8 times
+                    victim = start_worker(tmp_path, env, f"victim{round_}")
+                    await asyncio.sleep(rng.uniform(0.3, 1.5))
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                with stopped([await ready_worker(tmp_path, env, "survivor")]):
+                    await everything_arrived(counter, accepted, 150)  # leases: 1 s + 30 s
+    duplicates = sum(n - 1 for n in counter.arrivals.values())
+    print(f"\nworkers killed 8 times: {len(accepted)}/{len(accepted)} delivered, "
+          f"{duplicates} duplicates, {counter.overlaps} overlapping sends")  # fmt: skip
+    assert counter.overlaps == 0
+    doctor(tmp_path, env)
