@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
+from hookwire.delivery.runner import run_engine
+from hookwire.delivery.worker import WorkerConfig
+from hookwire.services.container import Services
+from hookwire.settings import Settings
 from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
-from tests.conftest import WEBHOOKS, Api
+from hookwire.tokens import mint
+from tests import receivers
+from tests.conftest import PUBLIC_URL, WEBHOOKS, Api, _open_clients
+from tests.vendors import VENDORS
 
 SECRET = "whsec_" + "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFrLTEyMzQ1Ng=="
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The traffic test's receiver listens on loopback."""
+    return settings.replace(allow_private_targets=True)
 
 
 async def _raw_database_text(store: Store) -> str:
@@ -110,3 +126,55 @@ async def test_a_create_that_fails_in_the_database_leaves_no_secret(api: Api, st
         assert "hookwire/acme/webhooks" not in stored  # no orphaned secret row
     finally:
         await _drop_trigger(store)
+
+
+async def test_after_real_traffic_no_answer_page_metric_or_log_holds_a_secret(
+    api: Api, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    github = VENDORS["github"]
+    async with receivers.receiver() as target:
+        outbound = await api.create(url=target.url, secret=SECRET)
+        inbound = (await api.client.post(WEBHOOKS, json=github.create_body())).json()
+        published = {"type": "webhook_test", "data": {"test": True}}
+        event = (await api.client.post("/api/v1/events", json=published)).json()
+        await run_engine(services, asyncio.Event(), burst=True,
+                         config=WorkerConfig(poll_interval_s=0.05))  # fmt: skip
+        body = b'{"zen": "keep it logically awesome"}'
+        signed = github.headers(body, ts=int(time.time()), delivery_id="d-1")
+        forged = github.headers(body, ts=int(time.time()), key=github.other_key)
+        for headers in (signed, forged):
+            await api.anonymous().client.post(f"/api/v1/inbound/{inbound['id']}", content=body,
+                                              headers=headers)  # fmt: skip
+    assert len(target.received) == 1
+    rejected = "whsec_" + "x" * 10  # too short: refused, and not repeated back
+    refused = await api.client.post(f"{WEBHOOKS}/{outbound['id']}/rotate-secret",
+                                    json={"secret": rejected})  # fmt: skip
+    assert refused.status_code == 422 and rejected not in refused.text
+    rotated = (await api.client.post(f"{WEBHOOKS}/{outbound['id']}/rotate-secret")).json()
+    secrets = [SECRET, github.secret, rotated["secret"], rejected]
+
+    detail = (await api.client.get(f"/api/v1/events/{event['id']}")).json()
+    [message] = (await api.client.get("/api/v1/inbound-messages")).json()["data"]
+    answers = [
+        await api.client.get(path) for path in (
+            WEBHOOKS, f"{WEBHOOKS}/{outbound['id']}", f"{WEBHOOKS}/{inbound['id']}",
+            "/api/v1/events", f"/api/v1/events/{event['id']}", "/api/v1/deliveries",
+            f"/api/v1/deliveries/{detail['delivery_ids'][0]}", "/api/v1/inbound-messages",
+            f"/api/v1/inbound-messages/{message['id']}", "/metrics",
+        )
+    ]  # fmt: skip
+    browser = httpx.AsyncClient(transport=api.transport, base_url=PUBLIC_URL)  # Secure cookie
+    _open_clients.append(browser)
+    token = mint(api.settings, "acme")
+    await browser.post("/dashboard/login", data={"token": token})
+    pages = [await browser.get(f"/dashboard/webhooks/{w}") for w in (outbound["id"], inbound["id"])]
+    pages.append(await browser.get("/dashboard/webhooks"))
+    attempts = answers[6].json()["attempts"]
+    assert attempts and attempts[0]["request_headers"]["webhook-signature"] == "[redacted]"
+    texts = [a.text for a in answers + pages] + [caplog.text]
+    assert [r.status_code for r in answers + pages] == [200] * len(answers + pages)
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
+            assert secret.removeprefix("whsec_")[:20] not in text
