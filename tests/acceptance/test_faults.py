@@ -12,8 +12,9 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -111,74 +112,80 @@ async def everything_arrived(
         await asyncio.sleep(0.2)
 
 
-@pytest.mark.postgres
-async def test_postgres_restarted_under_load_loses_nothing(
-    tmp_path: Path, empty_pg_url: str
-) -> None:
+@dataclass
+class Scene:
+    env: dict[str, str]
+    counter: receivers.Overlaps
+    client: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def scene(tmp: Path, database_url: str, answer_delay: float) -> AsyncIterator[Scene]:
+    """A migrated PostgreSQL, `hookwire api`, a counting receiver and a webhook at it."""
     port = free_port()
-    env = environment(empty_pg_url, port)
-    assert run(["migrate"], tmp_path, env).returncode == 0
-    token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
-    counter, stop = receivers.Overlaps(), asyncio.Event()
-    accepted: list[str] = []
-    async with receivers.receiver(counter.behaviour(delay=0.01)) as target:
-        async with async_server(["api"], tmp_path, env, port) as api:
+    env = environment(database_url, port)
+    assert run(["migrate"], tmp, env).returncode == 0
+    token = run(["token", "--tenant", "acme"], tmp, env).stdout.strip()
+    counter = receivers.Overlaps()
+    async with receivers.receiver(counter.behaviour(delay=answer_delay)) as target:
+        async with async_server(["api"], tmp, env, port) as api:
             auth = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(base_url=api.base_url, headers=auth, timeout=30) as client:
                 made = await client.post(WEBHOOKS, json={"url": target.url, "retry_policy": POLICY})
                 assert made.status_code == 201
-                running = [await ready_worker(tmp_path, env, f"w{n}") for n in range(2)]
-                with stopped(running):
-                    publishing = asyncio.create_task(publish_until(client, stop, accepted))
-                    await receivers.until(lambda: len(counter.arrivals) >= 100)
-                    cluster = sorted(os.listdir("/etc/postgresql"))[-1]
-                    restart = ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main",
-                               "restart", "--mode", "fast"]  # fmt: skip
-                    restarted = await asyncio.to_thread(
-                        subprocess.run, restart, capture_output=True, timeout=120
-                    )
-                    assert restarted.returncode == 0, restarted.stderr
-                    after = len(counter.arrivals)  # work goes on: 100 more arrive
-                    await receivers.until(lambda: len(counter.arrivals) >= after + 100, 60)
-                    stop.set()
-                    refused = await publishing
-                    await everything_arrived(counter, accepted, 120)
+                yield Scene(env, counter, client)
+
+
+def report(what: str, accepted: list[str], counter: receivers.Overlaps) -> None:
     duplicates = sum(n - 1 for n in counter.arrivals.values())
-    print(f"\npostgres restart: {len(accepted)} accepted, {refused} publishes refused "
-          f"meanwhile, all delivered, {duplicates} duplicates, {counter.overlaps} overlapping "
-          "sends")  # fmt: skip
+    print(f"\n{what}: {len(accepted)} accepted, all delivered, {duplicates} duplicates, "
+          f"{counter.overlaps} overlapping sends")  # fmt: skip
     assert counter.overlaps == 0
-    doctor(tmp_path, env)
+
+
+@pytest.mark.postgres
+async def test_postgres_restarted_under_load_loses_nothing(
+    tmp_path: Path, empty_pg_url: str
+) -> None:
+    accepted: list[str] = []
+    stop = asyncio.Event()
+    async with scene(tmp_path, empty_pg_url, 0.01) as s:
+        running = [await ready_worker(tmp_path, s.env, f"w{n}") for n in range(2)]
+        with stopped(running):
+            publishing = asyncio.create_task(publish_until(s.client, stop, accepted))
+            await receivers.until(lambda: len(s.counter.arrivals) >= 100)
+            cluster = sorted(os.listdir("/etc/postgresql"))[-1]
+            restart = ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart",
+                       "--mode", "fast"]  # fmt: skip
+            restarted = await asyncio.to_thread(
+                subprocess.run, restart, capture_output=True, timeout=120
+            )
+            assert restarted.returncode == 0, restarted.stderr
+            after = len(s.counter.arrivals)  # work goes on: 100 more arrive
+            await receivers.until(lambda: len(s.counter.arrivals) >= after + 100, 60)
+            stop.set()
+            refused = await publishing
+            await everything_arrived(s.counter, accepted, 120)
+    report(f"postgres restart ({refused} publishes refused meanwhile)", accepted, s.counter)
+    doctor(tmp_path, s.env)
 
 
 @pytest.mark.postgres
 async def test_workers_killed_again_and_again_lose_nothing(
     tmp_path: Path, empty_pg_url: str
 ) -> None:
-    port = free_port()
-    env = environment(empty_pg_url, port)
-    assert run(["migrate"], tmp_path, env).returncode == 0
-    token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
-    counter, rng = receivers.Overlaps(), random.Random(42)
-    async with receivers.receiver(counter.behaviour(delay=0.05)) as target:
-        async with async_server(["api"], tmp_path, env, port) as api:
-            auth = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(base_url=api.base_url, headers=auth, timeout=30) as client:
-                made = await client.post(WEBHOOKS, json={"url": target.url, "retry_policy": POLICY})
-                assert made.status_code == 201
-                accepted = []
-                for _ in range(8):
-                    batch = [client.post("/api/v1/events", json=EVENT) for _ in range(50)]
-                    accepted += [r.json()["id"] for r in await asyncio.gather(*batch)]
-                for round_ in range(8):  # a worker SIGKILLed at a random moment, 8 times
-                    victim = start_worker(tmp_path, env, f"victim{round_}")
-                    await asyncio.sleep(rng.uniform(0.3, 1.5))
-                    victim.send_signal(signal.SIGKILL)
-                    victim.wait()
-                with stopped([await ready_worker(tmp_path, env, "survivor")]):
-                    await everything_arrived(counter, accepted, 150)  # leases: 1 s + 30 s
-    duplicates = sum(n - 1 for n in counter.arrivals.values())
-    print(f"\nworkers killed 8 times: {len(accepted)}/{len(accepted)} delivered, "
-          f"{duplicates} duplicates, {counter.overlaps} overlapping sends")  # fmt: skip
-    assert counter.overlaps == 0
-    doctor(tmp_path, env)
+    rng = random.Random(42)
+    accepted: list[str] = []
+    async with scene(tmp_path, empty_pg_url, 0.05) as s:
+        for _ in range(8):
+            batch = [s.client.post("/api/v1/events", json=EVENT) for _ in range(50)]
+            accepted += [r.json()["id"] for r in await asyncio.gather(*batch)]
+        for round_ in range(8):  # a worker SIGKILLed at a random moment, 8 times
+            victim = start_worker(tmp_path, s.env, f"victim{round_}")
+            await asyncio.sleep(rng.uniform(0.3, 1.5))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+        with stopped([await ready_worker(tmp_path, s.env, "survivor")]):
+            await everything_arrived(s.counter, accepted, 150)  # leases: 1 s + 30 s
+    report("workers killed 8 times", accepted, s.counter)
+    doctor(tmp_path, s.env)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from hookwire.domain import patterns
 from hookwire.domain.delivery import fan_out
@@ -15,6 +17,19 @@ from hookwire.store.base import EventQuery, Store, WebhookQuery
 from tests import factories
 
 PAGE = 7
+
+
+async def every_page(fetch: Callable[[str | None], Awaitable[Sequence[Any]]]) -> list[str]:
+    """The ids of every page, newest first, each page read after the one before it."""
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        seen += [row.id for row in page]
+        if len(page) < PAGE:
+            return seen
+        cursor = page[-1].id
+        await asyncio.sleep(0)
 
 
 async def test_paging_under_concurrent_inserts_skips_and_repeats_nothing(store: Store) -> None:
@@ -31,15 +46,9 @@ async def test_paging_under_concurrent_inserts_skips_and_repeats_nothing(store: 
             await asyncio.sleep(0)
 
     writer = asyncio.create_task(insert_more())
-    seen: list[str] = []
-    cursor: str | None = None
-    while True:
-        page = await store.list_webhooks(owner, WebhookQuery(limit=PAGE, before_id=cursor))
-        seen += [w.id for w in page]
-        if len(page) < PAGE:
-            break
-        cursor = page[-1].id
-        await asyncio.sleep(0)
+    seen = await every_page(
+        lambda before: store.list_webhooks(owner, WebhookQuery(limit=PAGE, before_id=before))
+    )
     await writer
     assert len(seen) == len(set(seen)), "a row was repeated"
     existed = {h.id for h in before}
@@ -59,15 +68,9 @@ async def test_events_page_without_gaps_while_events_are_published(store: Store)
     await publish(40)
     existing = [e.id for e in await store.list_events(owner, EventQuery(limit=200))]
     writer = asyncio.create_task(publish(40))
-    seen: list[str] = []
-    cursor: str | None = None
-    while True:
-        page = await store.list_events(owner, EventQuery(limit=PAGE, before_id=cursor))
-        seen += [e.id for e in page]
-        if len(page) < PAGE:
-            break
-        cursor = page[-1].id
-        await asyncio.sleep(0)
+    seen = await every_page(
+        lambda before: store.list_events(owner, EventQuery(limit=PAGE, before_id=before))
+    )
     await writer
     assert len(seen) == len(set(seen))
     assert [i for i in seen if i in set(existing)] == existing
