@@ -332,6 +332,13 @@ def summary(result: dict[str, Any]) -> str:
     for role, m in result["memory"].items():
         lines.append(f"{role} RSS MiB: after the first quarter {m['warm_mib']}, end "
                      f"{m['end_mib']}, max {m['max_mib']} (limit {m['limit_mib']})")  # fmt: skip
+    samples = result["memory_samples"]
+    step = max(len(samples) // 10, 1)
+    lines.append("memory over time (MiB): " + "; ".join(
+        f"{s['t_s']} s " + ", ".join(f"{role} {s[role]:.1f}" for role in result["memory"]
+                                     if s.get(role) is not None)
+        for s in samples[::step]
+    ))  # fmt: skip
     return "\n".join(lines)
 
 
