@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,10 +34,51 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def service_env(database_url: str, port: int) -> dict[str, str]:
+    """A hookwire on ``database_url`` and ``port`` with fresh keys, sending to loopback."""
+    return clean_env(
+        HOOKWIRE_PORT=str(port), HOOKWIRE_DATABASE_URL=database_url,
+        HOOKWIRE_JWT_SECRET=secrets.token_urlsafe(32),
+        HOOKWIRE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        HOOKWIRE_ALLOW_PRIVATE_TARGETS="true", HOOKWIRE_LOG_LEVEL="warning",
+    )  # fmt: skip
+
+
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [HOOKWIRE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def assert_healthy(cwd: Path, env: dict[str, str]) -> None:
+    """`hookwire doctor` finds nothing wrong in the store."""
+    checked = run(["doctor"], cwd, env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "healthy" in checked.stdout
+
+
+def start_worker(cwd: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """`hookwire worker`, its output in ``{name}.log``."""
+    with (cwd / f"{name}.log").open("ab") as log:
+        return subprocess.Popen([HOOKWIRE, "worker"], cwd=cwd, env=env, stdout=log, stderr=log)
+
+
+@contextmanager
+def stopped(started: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Stop ``started`` processes (SIGTERM, then SIGKILL) when the block ends; the list may
+    grow inside it."""
+    try:
+        yield
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class Server:

@@ -5,15 +5,13 @@ delivered at least once and `hookwire doctor` finding nothing wrong."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import random
-import secrets
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,15 @@ import httpx
 import pytest
 
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.acceptance.processes import (
+    assert_healthy,
+    async_server,
+    free_port,
+    run,
+    service_env,
+    start_worker,
+    stopped,
+)
 from tests.conftest import WEBHOOKS
 
 EVENT = {"type": "webhook_test", "data": {"test": True}}
@@ -29,37 +35,6 @@ EVENT = {"type": "webhook_test", "data": {"test": True}}
 # sends at 0.3 s each queued behind them, 1 s timed out sends the receiver was still answering,
 # and their retries overlapped them there (a known defect, not a lease broken). 5 s leaves room.
 POLICY = {"timeoutMs": 5000, "initialDelayMs": 200, "maxDelayMs": 2000, "maxAttempts": 100}
-
-
-def environment(database_url: str, port: int) -> dict[str, str]:
-    return clean_env(
-        HOOKWIRE_PORT=str(port), HOOKWIRE_DATABASE_URL=database_url,
-        HOOKWIRE_JWT_SECRET=secrets.token_urlsafe(32),
-        HOOKWIRE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
-        HOOKWIRE_ALLOW_PRIVATE_TARGETS="true", HOOKWIRE_LOG_LEVEL="warning",
-    )  # fmt: skip
-
-
-@contextmanager
-def stopped(started: list[subprocess.Popen[bytes]]) -> Iterator[None]:
-    """Stop ``started`` workers (SIGTERM, then SIGKILL) when the block ends."""
-    try:
-        yield
-    finally:
-        for process in started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def start_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-    with (tmp / f"{name}.log").open("ab") as log:
-        return subprocess.Popen([HOOKWIRE, "worker"], cwd=tmp, env=env, stdout=log, stderr=log)
 
 
 async def ready_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
@@ -99,12 +74,6 @@ async def publish_until(client: httpx.AsyncClient, stop: asyncio.Event, accepted
     return refused
 
 
-def doctor(tmp: Path, env: dict[str, str]) -> None:
-    checked = run(["doctor"], tmp, env)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "healthy" in checked.stdout
-
-
 async def everything_arrived(
     counter: receivers.Overlaps, accepted: list[str], seconds: float
 ) -> None:
@@ -126,7 +95,7 @@ class Scene:
 async def scene(tmp: Path, database_url: str, answer_delay: float) -> AsyncIterator[Scene]:
     """A migrated PostgreSQL, `hookwire api`, a counting receiver and a webhook at it."""
     port = free_port()
-    env = environment(database_url, port)
+    env = service_env(database_url, port)
     assert run(["migrate"], tmp, env).returncode == 0
     token = run(["token", "--tenant", "acme"], tmp, env).stdout.strip()
     counter = receivers.Overlaps()
@@ -170,7 +139,7 @@ async def test_postgres_restarted_under_load_loses_nothing(
             refused = await publishing
             await everything_arrived(s.counter, accepted, 120)
     report(f"postgres restart ({refused} publishes refused meanwhile)", accepted, s.counter)
-    doctor(tmp_path, s.env)
+    assert_healthy(tmp_path, s.env)
 
 
 @pytest.mark.postgres
@@ -198,4 +167,4 @@ async def test_workers_killed_again_and_again_lose_nothing(
             await everything_arrived(s.counter, accepted, 150)  # leases: 5 s + 30 s
     report(f"workers killed 8 times ({by_victims} sent to before the survivor)", accepted,
            s.counter)  # fmt: skip
-    doctor(tmp_path, s.env)
+    assert_healthy(tmp_path, s.env)

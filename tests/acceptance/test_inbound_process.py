@@ -5,9 +5,6 @@ one PostgreSQL store a burst of duplicates, split between them, exactly once."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import secrets
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -20,22 +17,11 @@ import orjson
 import pytest
 
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.acceptance.processes import HOOKWIRE, async_server, free_port, run, service_env
 from tests.conftest import WEBHOOKS
 from tests.vendors import VENDORS
 
 GITHUB = VENDORS["github"]
-
-
-def environment(database_url: str, port: int) -> dict[str, str]:
-    return clean_env(
-        HOOKWIRE_PORT=str(port),
-        HOOKWIRE_DATABASE_URL=database_url,
-        HOOKWIRE_JWT_SECRET=secrets.token_urlsafe(32),
-        HOOKWIRE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
-        HOOKWIRE_ALLOW_PRIVATE_TARGETS="true",
-        HOOKWIRE_LOG_LEVEL="warning",
-    )
 
 
 async def setup(base_url: str, token: str, subscriber_url: str) -> str:
@@ -60,7 +46,7 @@ async def chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:
 
 async def test_serve_reads_chunked_bodies_and_delivers_them_onward(tmp_path: Path) -> None:
     port = free_port()
-    env = environment(f"sqlite:///{tmp_path / 'hookwire.db'}", port)
+    env = service_env(f"sqlite:///{tmp_path / 'hookwire.db'}", port)
     token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
     payload: dict[str, Any] = {"action": "opened", "issue": {"body": "x" * 20_000}}
     body = orjson.dumps(payload)
@@ -89,7 +75,7 @@ async def test_duplicates_split_across_two_api_processes_are_stored_once(
     tmp_path: Path, empty_pg_url: str
 ) -> None:
     ports = [free_port(), free_port()]
-    env = environment(empty_pg_url, ports[0])
+    env = service_env(empty_pg_url, ports[0])
     assert run(["migrate"], tmp_path, env).returncode == 0
     token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
     second = {**env, "HOOKWIRE_PORT": str(ports[1])}

@@ -8,9 +8,6 @@ ever in flight twice at the same moment (no double claim). Duplicates are counte
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import secrets
 import signal
 import subprocess
 import time
@@ -20,38 +17,23 @@ import httpx
 import pytest
 
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.acceptance.processes import (
+    async_server,
+    free_port,
+    run,
+    service_env,
+    start_worker,
+    stopped,
+)
 from tests.conftest import WEBHOOKS
 
 EVENTS = 500
 
 
-def start_worker(tmp: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-    with (tmp / f"{name}.log").open("wb") as log:
-        return subprocess.Popen([HOOKWIRE, "worker"], cwd=tmp, env=env, stdout=log, stderr=log)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.mark.postgres
 async def test_a_killed_worker_loses_no_event(tmp_path: Path, empty_pg_url: str) -> None:
     port = free_port()
-    env = clean_env(
-        HOOKWIRE_PORT=str(port),
-        HOOKWIRE_DATABASE_URL=empty_pg_url,
-        HOOKWIRE_JWT_SECRET=secrets.token_urlsafe(32),
-        HOOKWIRE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
-        HOOKWIRE_ALLOW_PRIVATE_TARGETS="true",
-        HOOKWIRE_LOG_LEVEL="warning",
-    )
+    env = service_env(empty_pg_url, port)
     assert run(["migrate"], tmp_path, env).returncode == 0
     token = run(["token", "--tenant", "acme"], tmp_path, env).stdout.strip()
     overlaps = receivers.Overlaps()
@@ -72,7 +54,7 @@ async def test_a_killed_worker_loses_no_event(tmp_path: Path, empty_pg_url: str)
                     batch = [client.post("/api/v1/events", json=body) for _ in range(50)]
                     assert {r.status_code for r in await asyncio.gather(*batch)} == {202}
                 workers += [start_worker(tmp_path, env, "w1"), start_worker(tmp_path, env, "w2")]
-                try:
+                with stopped(workers):
                     await receivers.until(lambda: len(overlaps.arrivals) >= EVENTS // 5)
                     workers[0].send_signal(signal.SIGKILL)  # mid-flight, no chance to clean up
                     workers[0].wait()
@@ -81,9 +63,6 @@ async def test_a_killed_worker_loses_no_event(tmp_path: Path, empty_pg_url: str)
                     deadline = killed_at + 120
                     while len(overlaps.arrivals) < EVENTS and time.monotonic() < deadline:
                         await asyncio.sleep(0.2)
-                finally:
-                    for process in workers:
-                        stop(process)
     duplicates = sum(count - 1 for count in overlaps.arrivals.values())
     arrived = len(overlaps.arrivals)
     print(

@@ -15,7 +15,14 @@ import httpx
 import hookwire
 from hookwire.settings import Settings
 from tests import receivers
-from tests.acceptance.processes import HOOKWIRE, async_server, clean_env, free_port, run
+from tests.acceptance.processes import (
+    HOOKWIRE,
+    assert_healthy,
+    async_server,
+    clean_env,
+    free_port,
+    run,
+)
 from tests.receivers import Overlaps
 
 
@@ -93,8 +100,7 @@ async def test_a_killed_serve_process_loses_no_event_on_sqlite(tmp_path: Path) -
     print(f"\nsqlite kill: {len(counter.arrivals)}/200 arrived, {duplicates} duplicates")
     assert len(counter.arrivals) == 200
     assert counter.overlaps == 0
-    checked = await asyncio.to_thread(run, ["doctor"], tmp_path, env)
-    assert checked.returncode == 0 and "healthy" in checked.stdout, checked.stdout
+    await asyncio.to_thread(assert_healthy, tmp_path, env)
 
 
 async def test_publish_command_validates_and_writes_the_event(tmp_path: Path) -> None:
