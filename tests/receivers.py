@@ -35,8 +35,11 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiver(behaviour: Behaviour | None = None) -> AsyncIterator[Receiver]:
-    """A receiver on 127.0.0.1 and a free port; ``behaviour`` overrides the answer."""
+async def receiver(
+    behaviour: Behaviour | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[Receiver]:
+    """A receiver on ``host`` and ``port`` (a free one by default); ``behaviour`` overrides
+    the answer."""
     state = Receiver(url="", behaviour=behaviour)
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -52,10 +55,10 @@ async def receiver(behaviour: Behaviour | None = None) -> AsyncIterator[Receiver
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     port = runner.addresses[0][1]
-    state.url = f"http://127.0.0.1:{port}/hooks"
+    state.url = f"http://{host}:{port}/hooks"
     try:
         yield state
     finally:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 
 import pytest
+from aiohttp.helpers import is_ip_address
+from hypothesis import given
+from hypothesis import strategies as st
+from yarl import URL
 
 from hookwire.domain.targets import (
     MAX_URL_LENGTH,
+    InvalidTarget,
     blocked_reason,
     is_public,
     literal_address,
-    parse_url,
+    looks_like_address,
+    parse_target,
+    target_problem,
 )
+from tests import spellings
 
 
 @pytest.mark.parametrize(
@@ -22,6 +31,7 @@ from hookwire.domain.targets import (
         ("http://receiver.example:8080/p?q=1&r=2", "receiver.example", 8080),
         ("HTTPS://Receiver.Example/", "receiver.example", None),
         ("https://[2606:4700::1]:8443/x", "2606:4700::1", 8443),
+        ("https://fa\u00df.example/", "xn--fa-hia.example", None),  # IDNA 2008, as yarl
         (
             "https://a.example/" + "x" * (MAX_URL_LENGTH - len("https://a.example/")),
             "a.example",
@@ -29,12 +39,11 @@ from hookwire.domain.targets import (
         ),
     ],
 )
-def test_parse_url_accepts(url: str, host: str, port: int | None) -> None:
-    parts, problem = parse_url(url)
-    assert problem is None
-    assert parts is not None
-    assert parts.hostname == host
-    assert parts.port == port
+def test_parse_target_accepts(url: str, host: str, port: int | None) -> None:
+    target = parse_target(url)
+    assert target.host == host
+    assert target.url.explicit_port == port
+    assert target.url.raw_host == host  # what aiohttp will resolve or connect to
 
 
 @pytest.mark.parametrize(
@@ -46,13 +55,14 @@ def test_parse_url_accepts(url: str, host: str, port: int | None) -> None:
         ("receiver.example/hooks", "https://"),
         ("", "https://"),
         ("https:///hooks", "host"),
-        ("https://:443/hooks", "host"),
+        ("https://:443/hooks", "not a valid URL"),
         ("https://user:pw@receiver.example/", "credentials"),
         ("https://user@receiver.example/", "credentials"),
-        ("https://receiver.example\\@evil.example/", "credentials"),
+        ("https://receiver.example\\@evil.example/", "not a valid URL"),
         ("https://receiver.example:99999/", "not a valid URL"),
         ("https://receiver.example:http/", "not a valid URL"),
         ("https://[::1/", "not a valid URL"),
+        ("https://receiver.example:0/", "port 0"),
         ("https://receiver.example/a b", "whitespace"),
         (" https://receiver.example/", "whitespace"),
         ("https://receiver.example/\t", "whitespace"),
@@ -63,26 +73,21 @@ def test_parse_url_accepts(url: str, host: str, port: int | None) -> None:
         ("https://a.example/" + "x" * (MAX_URL_LENGTH - len("https://a.example/") + 1), "2048"),
     ],
 )
-def test_parse_url_refuses(url: str, words: str) -> None:
-    parts, problem = parse_url(url)
-    assert parts is None
-    assert problem is not None
-    assert words in problem
+def test_parse_target_refuses(url: str, words: str) -> None:
+    with pytest.raises(InvalidTarget) as refused:
+        parse_target(url)
+    assert words in str(refused.value)
+    assert target_problem(url) == str(refused.value)
 
 
 @pytest.mark.parametrize(
     ("host", "expected"),
     [
         ("127.0.0.1", "127.0.0.1"),
-        ("2130706433", "127.0.0.1"),
-        ("0x7f.1", "127.0.0.1"),
-        ("0x7f000001", "127.0.0.1"),
-        ("0177.0.0.1", "127.0.0.1"),
-        ("127.1", "127.0.0.1"),
-        ("10.1", "10.0.0.1"),
         ("[::1]", "::1"),
         ("::1", "::1"),
         ("fe80::1%eth0", "fe80::1"),
+        ("fe80::1%25eth0", "fe80::1"),
         ("[::ffff:10.0.0.1]", "::ffff:10.0.0.1"),
         ("8.8.8.8", "8.8.8.8"),
     ],
@@ -91,9 +96,64 @@ def test_literal_address(host: str, expected: str) -> None:
     assert literal_address(host) == ipaddress.ip_address(expected)
 
 
-@pytest.mark.parametrize("host", ["example.com", "localhost", "1.2.3.4.5", "0x7g.1", ""])
-def test_names_are_not_literal_addresses(host: str) -> None:
+@pytest.mark.parametrize(
+    "host", ["example.com", "localhost", "1.2.3.4.5", "2130706433", "0x7f.1", "127.1", ""]
+)
+def test_only_standard_forms_are_literal_addresses(host: str) -> None:
     assert literal_address(host) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1", "127.1", "10.1", "127.0.0.1.",
+     "1.2.3.4.5", "0", "08.08.08.08", "134744072"],
+)  # fmt: skip
+def test_addresses_in_other_forms_are_refused_even_when_public(host: str) -> None:
+    """aiohttp connects to digits-and-dots hosts without its resolver, and the OS reads them
+    its own way (inet_aton, or a DNS search list for ``1.2.3.4.5``): only standard forms."""
+    with pytest.raises(InvalidTarget, match="not a valid host"):
+        parse_target(f"http://{host}/hooks")
+
+
+def test_every_spelling_of_a_private_address_is_that_address_or_refused() -> None:
+    """The family of tests/spellings.py (Unicode digits and dots, numeric forms, IPv6 carrying
+    IPv4): each parses to the non-public address the client would connect to, or is refused;
+    none passes as a name (which the create-time check would try to resolve, and fail)."""
+    for host in spellings.private_hosts():
+        if "ocalhost" in unicodedata.normalize("NFKC", host).lower():
+            continue  # names: resolved, and refused by their addresses (integration tests)
+        try:
+            target = parse_target(f"http://{host}:8080/x")
+        except InvalidTarget:
+            continue
+        assert target.address is not None, host
+        assert not is_public(target.address), host
+
+
+def test_the_unicode_spelling_of_the_review_is_loopback() -> None:
+    target = parse_target(
+        "http://\U0001fbf1\U0001fbf2\U0001fbf7.\U0001fbf0.\U0001fbf0.\U0001fbf1:81/x"
+    )
+    assert target.address == ipaddress.ip_address("127.0.0.1")
+
+
+@given(st.text(alphabet="0123456789.:abcdefx[]%-_", max_size=24))
+def test_looks_like_address_is_aiohttps_rule(host: str) -> None:
+    """Which hosts aiohttp connects to without resolving must be decided as aiohttp does."""
+    assert looks_like_address(host) == is_ip_address(host)
+
+
+@given(st.text(max_size=30))
+def test_a_parsed_target_host_is_what_yarl_gives_aiohttp(host: str) -> None:
+    url = f"http://{host}/x"
+    try:
+        target = parse_target(url)
+    except InvalidTarget:
+        return
+    assert target.host == URL(url).raw_host
+    assert target.host.isascii()
+    if looks_like_address(target.host):
+        assert target.address is not None
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,12 @@
 """Sending one request: one shared aiohttp session, keep-alive, redirects off, a hard timeout,
-at most 4 KiB of the answer read, and the SSRF guard at connect time (DESIGN §5).
+at most 4 KiB of the answer read, and the SSRF guard at connect time.
 
-The guard resolves the host itself and hands aiohttp only addresses it checked, so the address
-connected to is the address checked: DNS rebinding between the check and the connect cannot
-slip a private address in. Hosts written as addresses skip resolution and are checked here.
+The URL is parsed once (``domain.targets.parse_target``) and that parsed URL is what aiohttp
+gets, so the host checked is the host it connects to. A host that is an address is checked
+here (aiohttp connects to it without resolving); a name goes through the guarded resolver,
+which hands aiohttp only addresses it checked, so DNS rebinding between a check and the connect
+cannot slip a private address in. Nothing is cached: every new connection resolves again, so
+a customer's endpoint that moves is followed as its DNS says.
 """
 
 from __future__ import annotations
@@ -13,14 +16,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import ResolveResult
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from hookwire.domain.attempt import MAX_LOGGED_BODY
-from hookwire.domain.targets import is_public, literal_address
+from hookwire.domain.targets import InvalidTarget, Target, is_public, literal_address, parse_target
 
 READ_CHUNK: Final = 1024
 
@@ -29,23 +31,27 @@ class BlockedTarget(OSError):
     """The target is, or resolves to, a non-public address."""
 
 
-class GuardedResolver(ThreadedResolver):
-    """A resolver that refuses non-public addresses unless private targets are allowed."""
+class GuardedResolver(AbstractResolver):
+    """Resolves with ``lookup`` (the system's resolver, in a thread, by default) and refuses
+    non-public addresses unless private targets are allowed."""
 
-    def __init__(self, allow_private: bool) -> None:
-        super().__init__()
+    def __init__(self, allow_private: bool, lookup: AbstractResolver | None = None) -> None:
         self.allow_private = allow_private
+        self.lookup = lookup or ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        found = await super().resolve(host, port, family)
+        found = await self.lookup.resolve(host, port, family)
         if not self.allow_private:
             for result in found:
                 address = literal_address(result["host"])
                 if address is None or not is_public(address):
                     raise BlockedTarget(f"{host} resolves to a non-public address")
         return found
+
+    async def close(self) -> None:
+        await self.lookup.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +67,16 @@ class Response:
     detail: str | None = None
 
 
-def _blocked_literal(url: str, allow_private: bool) -> bool:
-    host = urlsplit(url).hostname or ""
-    address = literal_address(host)
-    return not allow_private and address is not None and not is_public(address)
+def _refusal(url: str, allow_private: bool) -> tuple[Target | None, str | None]:
+    """The parsed target, or why no request may be made to it."""
+    try:
+        target = parse_target(url)
+    except InvalidTarget as exc:
+        return None, str(exc)
+    address = target.address
+    if not allow_private and address is not None and not is_public(address):
+        return None, f"{address} is a non-public address"
+    return target, None
 
 
 def _is_blocked(exc: BaseException) -> bool:
@@ -87,17 +99,21 @@ class Sender:
         allow_private: bool = False,
         limit: int = 512,
         limit_per_host: int = 64,
+        lookup: AbstractResolver | None = None,
     ) -> None:
+        """``lookup`` answers DNS questions (the system's resolver by default); its answers
+        always pass the guard."""
         self.allow_private = allow_private
         self._limits = (limit, limit_per_host)
+        self._lookup = lookup
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         connector = aiohttp.TCPConnector(
             limit=self._limits[0],
             limit_per_host=self._limits[1],
-            resolver=GuardedResolver(self.allow_private),
-            ttl_dns_cache=None,  # no cache: every connect is checked against fresh DNS
+            resolver=GuardedResolver(self.allow_private, self._lookup),
+            use_dns_cache=False,  # every connect resolves again, and is checked again
             enable_cleanup_closed=True,
         )
         self._session = aiohttp.ClientSession(
@@ -117,12 +133,13 @@ class Sender:
         def elapsed() -> int:
             return round((time.monotonic() - started) * 1000)
 
-        if _blocked_literal(url, self.allow_private):
-            return Response(elapsed(), error="blocked", detail="the target is a non-public address")
+        target, refusal = _refusal(url, self.allow_private)
+        if target is None:
+            return Response(elapsed(), error="blocked", detail=refusal)
         if self._session is None:
             raise RuntimeError("the sender is not open")
         try:
-            return await self._post(url, headers, body, timeout_s, elapsed)
+            return await self._post(target, headers, body, timeout_s, elapsed)
         except TimeoutError:
             return Response(elapsed(), error="timeout", detail=f"no answer within {timeout_s:g} s")
         except (aiohttp.ClientError, OSError) as exc:
@@ -133,12 +150,17 @@ class Sender:
             )
 
     async def _post(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeout_s: float, elapsed: Any
+        self,
+        target: Target,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout_s: float,
+        elapsed: Any,
     ) -> Response:
         assert self._session is not None
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         async with self._session.post(
-            url, data=body, headers=dict(headers), allow_redirects=False, timeout=timeout
+            target.url, data=body, headers=dict(headers), allow_redirects=False, timeout=timeout
         ) as answer:
             excerpt = await _read_some(answer)
             if not answer.content.at_eof():

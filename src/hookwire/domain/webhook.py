@@ -16,7 +16,7 @@ from hookwire.domain import patterns
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import SCHEMA as RETRY_SCHEMA
 from hookwire.domain.retry import RetryPolicy
-from hookwire.domain.targets import parse_url
+from hookwire.domain.targets import target_problem
 from hookwire.domain.validation import schema_errors
 from hookwire.errors import FieldError, ValidationFailed
 from hookwire.signing import hmac_sha256, keys
@@ -227,7 +227,7 @@ def _rule_errors(fields: Mapping[str, Any], direction: str, default_pause: int) 
         if not url:
             errors.append(FieldError("/url", "is required for outbound webhooks"))
         else:
-            problem = parse_url(url)[1]
+            problem = target_problem(url)
             if problem:
                 errors.append(FieldError("/url", problem))
         if scheme not in keys.OUTBOUND_SCHEMES:

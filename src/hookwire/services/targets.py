@@ -1,8 +1,10 @@
-"""Refusing private delivery targets at create and update time (DESIGN §5, SSRF).
+"""Refusing private delivery targets at create and update time (SSRF).
 
-A host written as an address (in any numeric form) is checked directly; a name is resolved and
-every address it resolves to must be public. A name that does not resolve now is accepted: the
-connect-time guard of the delivery engine checks the address it actually connects to.
+The URL is read as the HTTP client will read it (``domain.targets.parse_target``): a host that
+is an address is checked directly; a name (ASCII, after IDNA mapping: the name that will be
+looked up at send time) is resolved and every address it resolves to must be public. A name
+that does not resolve now is accepted: the connect-time guard of the delivery engine checks
+the addresses it actually connects to.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 
-from hookwire.domain.targets import IPAddress, blocked_reason, literal_address, parse_url
+from hookwire.domain.targets import (
+    InvalidTarget,
+    IPAddress,
+    blocked_reason,
+    literal_address,
+    parse_target,
+)
 from hookwire.errors import ValidationFailed
 
 Resolver = Callable[[str], Awaitable[list[IPAddress]]]
@@ -37,14 +45,13 @@ async def resolve(host: str) -> list[IPAddress]:
 
 async def check_target(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> None:
     """Raise ValidationFailed at ``/url`` when the target is not allowed."""
-    parts, problem = parse_url(url)
-    if parts is None or parts.hostname is None:
-        raise ValidationFailed.at("/url", problem or "is not a valid URL")
+    try:
+        target = parse_target(url)
+    except InvalidTarget as exc:
+        raise ValidationFailed.at("/url", str(exc)) from None
     if allow_private:
         return
-    host = parts.hostname
-    literal = literal_address(host)
-    addresses = [literal] if literal is not None else await resolver(host)
-    reason = blocked_reason(host, addresses)
+    addresses = [target.address] if target.address else await resolver(target.host)
+    reason = blocked_reason(target.host, addresses)
     if reason:
         raise ValidationFailed.at("/url", reason)
