@@ -1,12 +1,15 @@
-"""domain.validation helpers that are not JSON Schema: finding U+0000 anywhere in a body."""
+"""domain.validation: finding U+0000 anywhere in a body, and the JSON Schema engine's rules
+for tenants' schemas (what differs from a stock validator, and every limit)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from hookwire.domain.validation import nul_path
+from hookwire.domain.validation import MAX_ERRORS, MAX_PATTERNS, nul_path, tenant_schema
+from hookwire.errors import ValidationFailed
 
 
 @pytest.mark.parametrize(
@@ -22,3 +25,140 @@ from hookwire.domain.validation import nul_path
 )
 def test_nul_path(value: Any, path: str | None) -> None:
     assert nul_path(value) == path
+
+
+# --- the JSON Schema engine: what differs from a stock validator, and the limits ------------
+
+
+def errors(schema: Any, document: Any) -> list[tuple[str, str]]:
+    return [(e.path, e.message) for e in tenant_schema(schema).errors(document)]
+
+
+def refused(schema: Any) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationFailed) as caught:
+        tenant_schema(schema)
+    return [(e.path, e.message) for e in caught.value.errors]
+
+
+def test_nullable_lets_null_through_type_and_enum_only() -> None:
+    schema = {
+        "properties": {
+            "a": {"type": "string", "nullable": True},
+            "b": {"enum": ["x"], "nullable": True},
+            "c": {"type": "string"},
+        }
+    }
+    assert errors(schema, {"a": None, "b": None}) == []
+    assert [path for path, _ in errors(schema, {"c": None, "a": 1})] == ["/a", "/c"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "bad"),
+    [("email", "nope"), ("uri", "no scheme"), ("date-time", "2026-12-05"), ("uuid", "1-2-3")],
+)
+def test_four_formats_are_enforced(fmt: str, bad: str) -> None:
+    assert [path for path, _ in errors({"properties": {"v": {"format": fmt}}}, {"v": bad})] == [
+        "/v"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["ipv4", "hostname", "regex", "date", "json-pointer"])
+def test_other_formats_are_annotations(fmt: str) -> None:
+    """``regex`` especially: checking it would compile a document's string."""
+    assert errors({"format": fmt}, "(((not [valid") == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "good", "bad"),
+    [
+        ("^[a-z]+$", "abc", "abc\n"),  # $ is the very end (ECMA-262), not before a newline
+        ("^\\d+$", "123", "\u0661\u0662"),  # \d is ASCII (Arabic-Indic digits are not)
+        ("^\\w+$", "a_1", "\u00e9"),
+    ],
+)
+def test_patterns_follow_ecma_262(pattern: str, good: str, bad: str) -> None:
+    schema = {"type": "string", "pattern": pattern}
+    assert errors(schema, good) == []
+    assert errors(schema, bad) != []
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ({"pattern": "(a)\\1"}, "/pattern"),  # a backreference
+        ({"pattern": "a(?=b)"}, "/pattern"),  # lookahead
+        ({"properties": {"v": {"pattern": "^.{1,500}$"}}}, "/properties/v/pattern"),  # too large
+        ({"patternProperties": {"(?<=x)y": {}}}, "/patternProperties/(?<=x)y"),
+    ],
+)
+def test_patterns_without_a_linear_time_match_are_refused(schema: Any, path: str) -> None:
+    [(where, message)] = refused(schema)
+    assert where == path
+    assert "linear time" in message
+
+
+def test_a_schema_holds_at_most_max_patterns() -> None:
+    many = {"properties": {f"p{i}": {"pattern": f"^a{{{i}}}$"} for i in range(MAX_PATTERNS + 1)}}
+    assert refused(many) == [("", f"holds {MAX_PATTERNS + 1} patterns; at most {MAX_PATTERNS}")]
+    del many["properties"]["p0"]
+    tenant_schema(many)
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "words"),
+    [
+        ({"$ref": "https://example.com/schema"}, "/$ref", "within the schema"),
+        ({"items": {"$dynamicRef": "other.json#x"}}, "/items/$dynamicRef", "within the schema"),
+        ({"properties": {"a": {"$id": "https://example.com/a"}}}, "/properties/a/$id", "root"),
+        ({"$ref": "#"}, "", "$ref loop"),
+        ({"type": "nope"}, "/type", ""),
+    ],
+)
+def test_schemas_that_reach_out_or_loop_are_refused(schema: Any, path: str, words: str) -> None:
+    [(where, message)] = refused(schema)
+    assert where == path
+    assert words in message
+
+
+async def test_compiling_never_fetches_anything() -> None:
+    """``$schema`` and ``$id`` naming a URL, which jsonschema-rs would otherwise retrieve."""
+    connections = 0
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    server = await asyncio.start_server(count, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        tenant_schema({"$schema": f"{base}/meta", "$id": f"{base}/s", "$ref": "#/$defs/a",
+                       "$defs": {"a": {"type": "string"}}})  # fmt: skip
+        with pytest.raises(ValidationFailed):
+            tenant_schema({"$id": f"{base}/s", "$ref": "other"})
+        await asyncio.sleep(0.05)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections == 0
+
+
+def test_messages_never_repeat_the_document() -> None:
+    secret = "s3cr3t-value-" + "x" * 5000
+    schema = {"properties": {"a": {"type": "integer"}, "b": {"enum": [1]}, "c": {"maxLength": 1}}}
+    found = errors(schema, {"a": secret, "b": secret, "c": secret})
+    assert [path for path, _ in found] == ["/a", "/b", "/c"]
+    assert all("s3cr3t" not in message and len(message) < 200 for _, message in found)
+
+
+def test_errors_are_capped_and_the_rest_counted() -> None:
+    found = errors({"items": {"type": "integer"}}, ["x"] * (MAX_ERRORS + 50))
+    assert len(found) == MAX_ERRORS + 1
+    assert found[-1] == ("", "and 50 more errors")
+
+
+def test_unique_items_compares_as_json_does() -> None:
+    schema = {"uniqueItems": True}
+    assert errors(schema, [0, "0", 1, "1", True, None, [], {}]) == []
+    assert errors(schema, [1, 1.0]) != []
+    assert errors(schema, [{"a": 1, "b": 2}, {"b": 2, "a": 1}]) != []

@@ -4,6 +4,8 @@ Built-in types come from the package (``hookwire.catalog``) and cannot be change
 type keeps every version: a change of ``schema`` or ``example`` writes a new version, while
 ``description`` and ``deprecated`` change the newest one in place. Compiled validators are
 cached per (tenant, name, version); versions never change, so the cache never goes stale.
+The cache is bounded by what it holds as well as by its number of entries: every compiled
+pattern can take up to ``validation.PATTERN_SIZE`` bytes.
 """
 
 from __future__ import annotations
@@ -17,20 +19,14 @@ from typing import Any, Final
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event_type import NAME_RE, EventType
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import (
-    FORMATS,
-    checked,
-    errors_of,
-    schema_errors,
-    schema_problems,
-)
-from hookwire.domain.validation import Validator as SchemaValidator
+from hookwire.domain.validation import MAX_PATTERNS, Compiled, checked, tenant_schema
 from hookwire.errors import Conflict, FieldError, NotFound, ValidationFailed
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 CACHE_SIZE: Final = 4096
+CACHE_PATTERNS: Final = 4096  # compiled patterns kept: at most 256 MiB of them
 _DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
 CREATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -56,32 +52,48 @@ PATCH_SCHEMA: Final[dict[str, Any]] = {
 
 
 class ValidatorCache:
-    """Compiled validators by (tenant, name, version), least recently used evicted."""
+    """Compiled validators by (tenant, name, version), least recently used evicted when
+    there are more than ``size`` of them or they hold more than ``patterns`` patterns."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, patterns: int = CACHE_PATTERNS) -> None:
         self._size = size
-        self._compiled: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+        self._patterns = max(patterns, MAX_PATTERNS)
+        self._held = 0
+        self._compiled: OrderedDict[tuple[str, str, int], Compiled] = OrderedDict()
 
-    def get(self, event_type: EventType) -> Any:
+    def get(self, event_type: EventType) -> Compiled:
         key = (event_type.tenant_id or "", event_type.name, event_type.version)
         compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = SchemaValidator(event_type.schema, format_checker=FORMATS)
-            self._compiled[key] = compiled
-            if len(self._compiled) > self._size:
-                self._compiled.popitem(last=False)
-        else:
+        if compiled is not None:
             self._compiled.move_to_end(key)
+            return compiled
+        compiled = _compile(event_type)
+        self._compiled[key] = compiled
+        self._held += compiled.patterns
+        while len(self._compiled) > self._size or self._held > self._patterns:
+            self._held -= self._compiled.popitem(last=False)[1].patterns
         return compiled
 
 
+def _compile(event_type: EventType) -> Compiled:
+    """The type's compiled schema; a 422 at ``/type`` when it was stored before the checks
+    it now fails (a pattern the linear-time engine refuses, say): the tenant must update it."""
+    if event_type.builtin:
+        return Compiled(event_type.schema)
+    try:
+        return tenant_schema(event_type.schema)
+    except ValidationFailed as exc:
+        raise ValidationFailed.at(
+            "/type", f"the schema of {event_type.name} cannot be used ({exc.detail}); update it"
+        ) from None
+
+
 def _schema_and_example_errors(schema: Any, example: Any, has_example: bool) -> list[FieldError]:
-    problems = schema_problems(schema)
-    if problems:
-        return [FieldError("/schema" + e.path, e.message) for e in problems]
-    if has_example:
-        return schema_errors(schema, example, base="/example") if schema is not True else []
-    return []
+    try:
+        compiled = tenant_schema(schema)
+    except ValidationFailed as exc:
+        return [FieldError("/schema" + e.path, e.message) for e in exc.errors]
+    return compiled.errors(example, base="/example") if has_example else []
 
 
 class EventTypeService:
@@ -182,4 +194,4 @@ class EventTypeService:
 
     def data_errors(self, event_type: EventType, data: Any) -> builtins.list[FieldError]:
         """Every violation of the type's schema by ``data``, pointed at ``/data/...``."""
-        return errors_of(self.validators.get(event_type), data, base="/data")
+        return self.validators.get(event_type).errors(data, base="/data")

@@ -7,9 +7,13 @@ from typing import Any
 import pytest
 
 from hookwire.catalog.builtin import load_builtin
+from hookwire.domain.event_type import EventType
+from hookwire.store.base import Store
+from hookwire.timeutil import utcnow
 from tests.conftest import Api
 
 TYPES = "/api/v1/event-types"
+EVENTS = "/api/v1/events"
 RFP_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["rfp_id"],
@@ -174,3 +178,49 @@ async def test_delete_deprecates_and_publishing_warns(api: Api) -> None:
     )
     assert response.status_code == 202
     assert response.json()["warnings"] == ["event type rfp.created is deprecated"]
+
+
+INTO_A = {"properties": {"a": {"$ref": "#/$defs/n"}}}
+BRANCHES_RECURSE = {"$defs": {"n": {"anyOf": [INTO_A, {**INTO_A, "type": "object"}]}},
+                    "$ref": "#/$defs/n"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schema", "pointer"),
+    [
+        ({"properties": {"v": {"pattern": "^(a+)+\\1$"}}}, "/schema/properties/v/pattern"),
+        (BRANCHES_RECURSE, "/schema/$defs/n"),
+    ],
+)
+async def test_schemas_too_costly_to_validate_with_are_422(
+    api: Api, schema: dict[str, Any], pointer: str
+) -> None:
+    """A backtracking pattern, and branches that both recurse into one child (error reporting
+    walks every branch: work doubles at every level of the data)."""
+    response = await api.client.post(TYPES, json={"name": "costly", "schema": schema})
+    assert response.status_code == 422, response.text
+    assert [e["path"] for e in response.json()["errors"]] == [pointer]
+    patched = await api.client.patch(f"{TYPES}/rfp.created", json={"schema": schema})
+    assert patched.status_code in (404, 422)
+
+
+async def test_a_type_stored_before_the_checks_is_refused_at_publish_not_run(
+    api: Api, store: Store
+) -> None:
+    """A schema written by an earlier version (no linear-time rule then): publishing answers
+    422 at /type saying to update it, instead of running a backtracking pattern."""
+    now = utcnow()
+    old = EventType(
+        name="legacy.type", description="", version=1, tenant_id="acme", created_at=now,
+        updated_at=now, schema={"properties": {"v": {"type": "string", "pattern": "(a)\\1"}}},
+    )  # fmt: skip
+    assert await store.insert_event_type(old)
+    response = await api.client.post(EVENTS, json={"type": "legacy.type", "data": {"v": "aa"}})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["path"] == "/type"
+    assert "update it" in error["message"]
+    fixed = await api.client.patch(f"{TYPES}/legacy.type", json={"schema": {"type": "object"}})
+    assert fixed.status_code == 200, fixed.text
+    again = await api.client.post(EVENTS, json={"type": "legacy.type", "data": {"v": "aa"}})
+    assert again.status_code == 202, again.text
