@@ -75,6 +75,13 @@ def test_matching_agrees_with_fnmatch_on_this_alphabet(pattern: str, name: str) 
     assert patterns.matches_any([], name)
 
 
+@given(st.text("ab*", min_size=1, max_size=12), st.text("ab", max_size=16))
+def test_matching_agrees_with_fnmatch_where_parts_overlap(pattern: str, name: str) -> None:
+    """Two letters make stars, prefixes and suffixes overlap as often as they can: the
+    left-to-right search (linear time) must still agree with fnmatch (a regex)."""
+    assert patterns.matches(pattern, name) is fnmatch.fnmatchcase(name, pattern)
+
+
 # --- envelopes ---------------------------------------------------------------------------------
 
 json_values = st.recursive(
