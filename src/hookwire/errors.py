@@ -15,6 +15,7 @@ knowing the individual classes; the CLI and the Python client catch the same cla
     ├── PayloadTooLarge      413
     ├── ValidationFailed     422    rule violations, each with a JSON Pointer
     ├── PreconditionRequired 428    PATCH without If-Match or version
+    ├── HeadersTooLarge      431    too many header fields, or too long
     └── BackendUnavailable   503    the store or the secret backend failed
         ├── StoreUnavailable
         └── SecretBackendUnavailable
@@ -104,6 +105,12 @@ class PayloadTooLarge(HookwireError):
     status = 413
     slug = "payload-too-large"
     title = "Payload too large"
+
+
+class HeadersTooLarge(HookwireError):
+    status = 431
+    slug = "headers-too-large"
+    title = "Request header fields too large"
 
 
 class ValidationFailed(HookwireError):

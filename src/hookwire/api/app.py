@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from hookwire import dashboard
 from hookwire.api import deps, problems
+from hookwire.api.limits import HeaderLimits
 from hookwire.api.routes import deliveries, event_types, events, health, inbound, webhooks
 from hookwire.delivery.runner import run_engine
 from hookwire.services.container import Services, open_services
@@ -56,6 +57,7 @@ def create_app(
     if services is not None:
         app.state.services = services
     problems.install(app)
+    app.add_middleware(HeaderLimits)
     app.include_router(health.router)
     for routes in (webhooks, event_types, events, deliveries, inbound):
         app.include_router(routes.router)

@@ -18,11 +18,12 @@ MESSAGES = "/api/v1/inbound-messages"
 
 
 def request_headers(request: Request) -> dict[str, str]:
-    """The request's headers, names lowercased, a repeated header's values joined by ", "."""
-    found: dict[str, str] = {}
+    """The request's headers, names lowercased, a repeated header's values joined by ", "
+    (in one pass: api.limits bounds how many there are)."""
+    found: dict[str, list[str]] = {}
     for name, value in request.headers.items():
-        found[name] = f"{found[name]}, {value}" if name in found else value
-    return found
+        found.setdefault(name, []).append(value)
+    return {name: ", ".join(values) for name, values in found.items()}
 
 
 @router.post(
