@@ -52,7 +52,7 @@ class StandardWebhooks:
         ts = base.timestamp(base.header(headers, TIMESTAMP), TIMESTAMP, now, tolerance)
         entries = (entry.partition(",") for entry in base.header(headers, SIGNATURE).split())
         given = [sig for version, _, sig in entries if version == self.version]
-        if not self.matches(secrets, given, f"{msg_id}.{ts}.".encode() + body):
+        if not self.matches(secrets, base.tried(given), f"{msg_id}.{ts}.".encode() + body):
             raise SignatureInvalid(f"no {self.version} signature in {SIGNATURE} matches")
         return Message(msg_id, ts, body)
 

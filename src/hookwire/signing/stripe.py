@@ -45,7 +45,7 @@ class Stripe:
         if len(stamps) != 1:
             raise SignatureInvalid(f"{HEADER} must hold exactly one t=")
         ts = base.timestamp(stamps[0], f"{HEADER} t", now, tolerance)
-        given = [value for key, _, value in pairs if key == "v1"]
+        given = base.tried([value for key, _, value in pairs if key == "v1"])
         if not base.any_equal([_signature(s, ts, body) for s in secrets], given):
             raise SignatureInvalid(f"no v1 signature in {HEADER} matches")
         return Message(_event_id(body), ts, body)
