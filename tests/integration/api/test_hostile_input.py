@@ -1,10 +1,13 @@
 """Inputs the API fuzzer (tests/acceptance/test_api_fuzz.py) turned into 500s or 503s, kept
-here as plain tests on both stores: each is now a 422 at the field's pointer."""
+here as plain tests on both stores (each is now a 422 at the field's pointer), and the limits
+on header fields. tests/acceptance/test_hostile_requests.py measures what hostile input costs
+a running server."""
 
 from __future__ import annotations
 
 import pytest
 
+from hookwire.api.limits import MAX_HEADERS, MAX_LINE, MAX_TOTAL
 from tests.conftest import WEBHOOKS, Api
 
 
@@ -59,3 +62,28 @@ async def test_a_recover_window_out_of_the_calendar_is_422(api: Api) -> None:
     hook = await api.create()
     body = {"since": "0001-01-01T00:01:00.0+01:00"}
     await problem_at(api, "POST", f"{WEBHOOKS}/{hook['id']}/recover", "/since", json=body)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("x-repeat", "a")] * (MAX_HEADERS + 1),
+        [("x-long", "a" * MAX_LINE)],
+        [(f"x-h{i}", "a" * 1000) for i in range(MAX_TOTAL // 1000 + 1)],
+    ],
+    ids=["too-many", "one-too-long", "too-long-in-all"],
+)
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/inbound/wh_01JPC7B4KD2M6N8P0Q3R5S7T9V"])
+async def test_header_fields_past_the_limits_are_431(
+    api: Api, headers: list[tuple[str, str]], path: str
+) -> None:
+    """Before any route reads them: an inbound webhook's requests are unauthenticated."""
+    response = await api.anonymous().client.post(path, headers=headers, content=b"{}")
+    assert response.status_code == 431, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("headers-too-large")
+
+
+async def test_header_fields_within_the_limits_pass(api: Api) -> None:
+    headers = [(f"x-h{i}", "a" * 200) for i in range(MAX_HEADERS - 10)]
+    assert (await api.client.get("/api/v1/events", headers=headers)).status_code == 200
