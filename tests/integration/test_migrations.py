@@ -12,15 +12,20 @@ import asyncio
 import os
 import re
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from hookwire.domain.event import Event
+from hookwire.domain.principal import Principal
+from hookwire.ids import new_id
 from hookwire.store import migrations
-from hookwire.store.base import Store
+from hookwire.store.base import CLAIM_TTL, Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
+from hookwire.timeutil import iso, utcnow
 
 SNAPSHOTS = Path(__file__).parent / "schema"
 _SPACE = re.compile(r"\s+")
@@ -117,3 +122,85 @@ async def test_racing_postgres_migrators_apply_each_migration_once(empty_pg_url:
 
 async def test_racing_sqlite_migrators_apply_each_migration_once(tmp_path: Path) -> None:
     await _race([SQLiteStore(str(tmp_path / "race.db")) for _ in range(3)], "sqlite")
+
+
+# --- 0007: idempotency keys claimed before it keep the scope that claimed them --------------
+
+SCOPED = "0007_idempotency_key_scope"
+Execute = Callable[[str], Awaitable[object]]
+
+
+async def _claims_survive_0007(
+    store: Store, execute: Execute, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys claimed before 0007 (by an app, by a tenant-level token, and one whose event is
+    gone) are migrated into the scope of their event's app, so each caller still replays."""
+    everything = migrations.migrations
+    monkeypatch.setattr(
+        migrations,
+        "migrations",
+        lambda dialect: [m for m in everything(dialect) if m.name < SCOPED],
+    )
+    await store.migrate()
+    now = utcnow()
+    events = {
+        app: Event(new_id("evt"), "acme", "webhook_test", 1, {}, now, app)
+        for app in ("app-1", None)
+    }
+    for event in events.values():
+        await store.publish(event, lambda _: [], None)
+    keys = {"by-app": events["app-1"].id, "by-tenant": events[None].id, "event-gone": "evt_gone"}
+    await execute(
+        "INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_id, created_at) VALUES "
+        + ", ".join(
+            f"('acme', '{key}', 'h', '{event_id}', '{iso(now)}')" for key, event_id in keys.items()
+        )
+    )
+    monkeypatch.undo()
+    assert await store.migrate() == [SCOPED]
+
+    app, tenant, fresh = Principal("acme", app_id="app-1"), Principal("acme"), now - CLAIM_TTL
+    by_app = await store.get_claim(app, "by-app", fresh)
+    assert by_app is not None and (by_app.app_id, by_app.event_id) == ("app-1", keys["by-app"])
+    assert await store.get_claim(tenant, "by-app", fresh) is None
+    by_tenant = await store.get_claim(tenant, "by-tenant", fresh)
+    assert by_tenant is not None and by_tenant.app_id is None
+    assert by_tenant.event_id == keys["by-tenant"]
+    assert await store.get_claim(app, "by-tenant", fresh) is None
+    gone = await store.get_claim(tenant, "event-gone", fresh)
+    assert gone is not None and gone.app_id is None
+
+
+async def test_sqlite_0007_keeps_each_key_in_the_scope_that_claimed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(str(tmp_path / "upgrade.db"))
+    await store.open()
+
+    async def execute(sql: str) -> object:
+        return await store.engine.write(lambda conn: conn.executescript(sql), transaction=False)
+
+    try:
+        await _claims_survive_0007(store, execute, monkeypatch)
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_0007_keeps_each_key_in_the_scope_that_claimed_it(
+    empty_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresStore(empty_pg_url, min_size=1, max_size=1)
+    await store.open()
+
+    async def execute(sql: str) -> object:
+        conn = await asyncpg.connect(empty_pg_url)
+        try:
+            return await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        await _claims_survive_0007(store, execute, monkeypatch)
+    finally:
+        await store.close()

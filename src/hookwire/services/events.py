@@ -86,7 +86,7 @@ class EventService:
         )
         claim = None
         if key is not None:
-            claim = Claim(principal.tenant_id, key, digest, event.id, now, warnings)
+            claim = Claim(event.tenant_id, event.app_id, key, digest, event.id, now, warnings)
         published = await self.store.publish(
             event, lambda webhooks: fan_out(event, webhooks, lambda: new_id("dlv")), claim
         )
@@ -106,16 +106,18 @@ class EventService:
     async def _replay(
         self, principal: Principal, key: str, digest: str, now: datetime
     ) -> Receipt | None:
-        claim = await self.store.get_claim(principal.tenant_id, key, now - CLAIM_TTL)
+        """The first answer for ``key`` in the principal's scope (tenant and app), if the key
+        is taken there. The event is read as the caller: it is in the caller's scope, having
+        been published by it, so the replay can never show what the caller could not read."""
+        claim = await self.store.get_claim(principal, key, now - CLAIM_TTL)
         if claim is None:
             return None
         if claim.request_hash != digest:
             raise Conflict("this Idempotency-Key was used with a different request body")
-        tenant = Principal(principal.tenant_id)
-        event = await self.store.get_event(tenant, claim.event_id)
+        event = await self.store.get_event(principal, claim.event_id)
         if event is None:
             raise Conflict("the event of this Idempotency-Key is gone; use a new key")
-        deliveries = await self._deliveries_of(tenant, event.id)
+        deliveries = await self._deliveries_of(principal, event.id)
         return Receipt(accepted(event, len(deliveries), claim.warnings), replayed=True)
 
     async def _deliveries_of(self, principal: Principal, event_id: str) -> list[Delivery]:

@@ -134,9 +134,12 @@ class Received:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An Idempotency-Key taken by a published event."""
+    """An Idempotency-Key taken by a published event. A key belongs to its scope, the tenant
+    and the token's ``app_id`` (None: the tenant-level scope): another app of the tenant
+    never sees or replays it."""
 
     tenant_id: str
+    app_id: str | None
     key: str
     request_hash: str
     event_id: str
@@ -243,8 +246,11 @@ class Store(SecretBlobs, Protocol):
         let ``fan_out`` turn them into deliveries, and insert the event and its deliveries.
         A claim older than 24 hours is taken over."""
 
-    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
-        """The claim on ``key`` made after ``fresh_after``, if any."""
+    async def get_claim(
+        self, principal: Principal, key: str, fresh_after: datetime
+    ) -> Claim | None:
+        """The claim on ``key`` in the principal's scope (tenant and app) made after
+        ``fresh_after``, if any."""
 
     # --- reads of events and deliveries -----------------------------------------------
 

@@ -120,8 +120,11 @@ class NamedQueries(ABC):
 
     # --- reads of events, deliveries, attempts and idempotency keys ---------------------------
 
-    async def get_claim(self, tenant_id: str, key: str, fresh_after: datetime) -> Claim | None:
-        params = {"tenant_id": tenant_id, "key": key, "fresh_after": fresh_after}
+    async def get_claim(
+        self, principal: Principal, key: str, fresh_after: datetime
+    ) -> Claim | None:
+        params = {**rows.key_scope(principal.tenant_id, principal.app_id), "key": key}
+        params["fresh_after"] = fresh_after
         return await self._first("get_claim", params, rows.CLAIMS, rows.claim_from_row)
 
     async def get_event(self, principal: Principal, event_id: str) -> Event | None:

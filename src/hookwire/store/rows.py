@@ -63,6 +63,7 @@ EVENT_TYPES: Final = Table(
     bool=frozenset({"deprecated"}),
 )
 CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
+TENANT_SCOPE: Final = ""  # idempotency_keys.app_id of a token without app_id (no app has '')
 QUEUE_STATS: Final = Table(time=frozenset({"next_due_at"}))
 INBOUND_MESSAGES: Final = Table(json=frozenset({"headers"}), time=frozenset({"received_at"}))
 ATTEMPTS: Final = Table(
@@ -213,14 +214,22 @@ def queue_stats(row: Mapping[str, Any]) -> QueueStats:
     return QueueStats(**{f.name: row[f.name] for f in dataclasses.fields(QueueStats)})
 
 
+def key_scope(tenant_id: str, app_id: str | None) -> dict[str, Any]:
+    """The columns that scope an Idempotency-Key. A token without app_id is stored as
+    ``TENANT_SCOPE``: the column is part of the primary key, which cannot hold NULL."""
+    return {"tenant_id": tenant_id, "app_id": TENANT_SCOPE if app_id is None else app_id}
+
+
 def claim_params(claim: Claim) -> dict[str, Any]:
-    row = _shallow(claim)
+    row = {**_shallow(claim), **key_scope(claim.tenant_id, claim.app_id)}
     row["warnings"] = list(claim.warnings)
     return row
 
 
 def claim_from_row(row: Mapping[str, Any]) -> Claim:
     values = {f.name: row[f.name] for f in dataclasses.fields(Claim)}
+    if values["app_id"] == TENANT_SCOPE:
+        values["app_id"] = None
     values["warnings"] = tuple(values["warnings"])
     return Claim(**values)
 

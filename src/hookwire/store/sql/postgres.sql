@@ -91,9 +91,11 @@ WHERE tenant_id = :tenant_id
                     WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')));
 
 -- name: claim_key
-INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_id, warnings, created_at)
-VALUES (:tenant_id, :key, :request_hash, :event_id, :warnings::jsonb, :created_at)
-ON CONFLICT (tenant_id, key) DO UPDATE SET
+-- A key is the scope's own: (tenant, app), app_id '' for a token without one (migration 0007).
+INSERT INTO idempotency_keys (
+    tenant_id, app_id, key, request_hash, event_id, warnings, created_at
+) VALUES (:tenant_id, :app_id, :key, :request_hash, :event_id, :warnings::jsonb, :created_at)
+ON CONFLICT (tenant_id, app_id, key) DO UPDATE SET
     request_hash = excluded.request_hash, event_id = excluded.event_id,
     warnings = excluded.warnings, created_at = excluded.created_at
 WHERE idempotency_keys.created_at < :expired_before
@@ -101,7 +103,8 @@ RETURNING event_id;
 
 -- name: get_claim
 SELECT * FROM idempotency_keys
-WHERE tenant_id = :tenant_id AND key = :key AND created_at >= :fresh_after;
+WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
+  AND created_at >= :fresh_after;
 
 -- name: insert_event_with_deliveries
 -- One statement, one round trip: the event and its deliveries (as parallel arrays) commit
