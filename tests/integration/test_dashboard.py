@@ -3,15 +3,19 @@ tenant isolation, the security headers, every page, and the actions."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 import httpx
 import pytest
 
+from hookwire.api import create_app
 from hookwire.dashboard.session import COOKIE, csrf_of
+from hookwire.services.container import Services
+from hookwire.settings import Settings
 from hookwire.tokens import mint
-from tests.conftest import PUBLIC_URL, Api, _open_clients
+from tests.conftest import PUBLIC_URL, WEBHOOKS, Api, _open_clients
 
 PAGES = ["/dashboard/webhooks", "/dashboard/events", "/dashboard/event-types",
          "/dashboard/inbound", "/dashboard/event-types/integration-state-changed"]  # fmt: skip
@@ -64,6 +68,7 @@ async def test_signing_in_sets_a_strict_httponly_cookie(api: Api) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "same-origin"  # no-referrer: Origin null on posts
     out = await browser.post("/dashboard/logout", data={"csrf": csrf_of(token)})
     assert out.status_code == 303 and 'hookwire_session=""' in out.headers["set-cookie"]
 
@@ -159,3 +164,78 @@ async def test_a_notice_shows_only_when_this_sessions_action_left_it(api: Api) -
     forged = await browser.get(f"/dashboard/webhooks/{hook['id']}?notice=Session+expired,+"
                                "sign+in+at+evil.example&mark=0123456789abcdef")  # fmt: skip
     assert "evil.example" not in forged.text
+
+
+async def webhook_state(api: Api, hook: dict[str, Any]) -> dict[str, Any]:
+    """What an action could change: the webhook as the API shows it."""
+    state: dict[str, Any] = (await api.client.get(f"{WEBHOOKS}/{hook['id']}")).json()
+    return state
+
+
+ELSEWHERE = ["null", "https://evil.example", "http://hooks.example.test",
+             "https://hooks.example.test:8443", f"{PUBLIC_URL}.evil.example"]  # fmt: skip
+
+
+@pytest.mark.parametrize("origin", ELSEWHERE)
+async def test_signing_in_from_another_origin_is_refused(api: Api, origin: str) -> None:
+    browser = browser_for(api)
+    token = mint(api.settings, "acme")
+    answer = await browser.post(
+        "/dashboard/login", data={"token": token, "next": ""}, headers={"origin": origin}
+    )
+    assert answer.status_code == 403 and answer.headers["content-type"].startswith("text/html")
+    assert COOKIE not in answer.headers.get("set-cookie", "") and not browser.cookies
+
+
+@pytest.mark.parametrize("origin", ELSEWHERE[:3])
+@pytest.mark.parametrize("action", ["pause", "rotate-secret", "recover", "logout"])
+async def test_posts_from_another_origin_change_nothing(api: Api, action: str, origin: str) -> None:
+    hook = await api.create()
+    before = await webhook_state(api, hook)
+    browser, csrf = await signed_in(api)
+    url = f"/dashboard/webhooks/{hook['id']}/{action}"
+    url = "/dashboard/logout" if action == "logout" else url
+    answer = await browser.post(url, data={"csrf": csrf}, headers={"origin": origin})
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    assert await webhook_state(api, hook) == before
+    assert (await browser.get("/dashboard/webhooks")).status_code == 200  # still signed in
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [PUBLIC_URL, "https://HOOKS.Example.TEST", f"{PUBLIC_URL}:443", f"{PUBLIC_URL}/"],
+)
+async def test_posts_from_this_origin_however_spelled_are_accepted(api: Api, origin: str) -> None:
+    hook = await api.create()
+    browser, csrf = await signed_in(api)
+    url = f"/dashboard/webhooks/{hook['id']}/pause"
+    answer = await browser.post(url, data={"csrf": csrf}, headers={"origin": origin})
+    assert answer.status_code == 303
+    assert (await webhook_state(api, hook))["paused_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("public_url", "address", "origin", "status"),
+    [
+        (PUBLIC_URL, "http://10.0.0.5:8000", PUBLIC_URL, 303),  # behind a TLS-terminating proxy
+        (PUBLIC_URL, "http://10.0.0.5:8000", "http://10.0.0.5:8000", 403),  # around the proxy
+        (None, "http://127.0.0.1:8000", "http://127.0.0.1:8000", 303),  # hookwire serve
+        (None, "http://127.0.0.1:8000", "http://localhost:8000", 403),
+        (None, "http://127.0.0.1:8000", "null", 403),
+    ],
+)
+async def test_this_origin_is_the_public_url_else_the_address_asked(
+    services: Services, settings: Settings, public_url: str | None, address: str, origin: str,
+    status: int,
+) -> None:  # fmt: skip
+    """Proxy headers are not trusted, so behind a proxy the address asked is the proxy's
+    view: a declared public URL is the only origin; without one, the address asked is."""
+    declared = settings.replace(public_url=public_url)
+    app = create_app(declared, dataclasses.replace(services, settings=declared))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=address) as b:
+        token = mint(declared, "acme")
+        answer = await b.post(
+            "/dashboard/login", data={"token": token, "next": ""}, headers={"origin": origin}
+        )
+    assert answer.status_code == status
+    assert (COOKIE in answer.headers.get("set-cookie", "")) == (status == 303)

@@ -14,7 +14,15 @@ from starlette.responses import Response
 
 from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
-from hookwire.dashboard.views import form_of, guard, page, redirect, services_of, session_of
+from hookwire.dashboard.views import (
+    guard,
+    page,
+    posted_form,
+    redirect,
+    services_of,
+    session_of,
+    shown,
+)
 from hookwire.errors import AuthenticationFailed
 from hookwire.timeutil import iso, utcnow
 
@@ -33,9 +41,9 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard/webhooks"
 
 
+@shown
 async def login(request: Request) -> Response:
-    form = await form_of(request)
-    sessions.check_post(request, None, form)
+    form = await posted_form(request, None)  # no CSRF token before a session: Origin only
     target = _safe_next(form.get("next"))
     response = redirect(target)
     try:
@@ -49,9 +57,9 @@ async def login(request: Request) -> Response:
     return response
 
 
+@shown
 async def logout(request: Request) -> Response:
-    form = await form_of(request)
-    sessions.check_post(request, session_of(request), form)
+    await posted_form(request, session_of(request))
     response = redirect("/dashboard/login")
     sessions.sign_out(response)
     return response

@@ -5,8 +5,17 @@ The cookie holds the token itself (HttpOnly, SameSite=Strict, Path=/dashboard, S
 https) and lasts as long as the token does; each request verifies it like a bearer token, so
 the dashboard sees exactly what the API would show that token. The CSRF token is a hash of
 the session token: a page of another site can neither read the cookie nor compute it, and
-SameSite=Strict already keeps the cookie off its requests. Posts must also come from a page of
-this origin when the browser says where they come from (``Origin``).
+SameSite=Strict already keeps the cookie off its requests.
+
+Every post (sign-in included, which has no session and so no CSRF token yet) must also come
+from a page of this dashboard's origin when the browser says where it comes from (``Origin``):
+``null`` (a sandboxed frame, a data: URL) and every other origin are refused. This origin is
+that of ``HOOKWIRE_PUBLIC_URL`` when it is set: proxy headers are not trusted, so behind a
+TLS-terminating proxy the address a request reaches is the proxy's view (``http://10.0.0.5``),
+which no browser page has. Without a public URL, it is the address the browser asked for
+(scheme and ``Host``), which a page of another site cannot choose. A post without ``Origin``
+does not come from a browser that could carry a victim's session: every browser in use sends
+``Origin`` on a cross-origin POST (``null`` when it hides it), so curl and scripts keep working.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from hookwire.tokens import TokenVerifier
 
 COOKIE: Final = "hookwire_session"
 PATH: Final = "/dashboard"
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]
 
 
 class Forbidden(HookwireError):
@@ -71,12 +82,37 @@ def sign_out(response: Response) -> None:
     response.delete_cookie(COOKIE, path=PATH, httponly=True, samesite="strict")
 
 
-def check_post(request: Request, session: Session | None, form: dict[str, str]) -> None:
+def origin_of(url: str) -> Origin | None:
+    """``(scheme, host, port)`` of an http(s) URL, equal when browsers take two URLs for one
+    origin (RFC 6454: scheme and host in any case, a default port written or not); None for
+    anything else, the ``null`` of an opaque origin included."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range, a broken IPv6 address
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname, DEFAULT_PORTS[scheme] if port is None else port
+
+
+def check_origin(request: Request, public_url: str | None) -> None:
+    """A post the browser says comes from anywhere but this dashboard is Forbidden."""
+    sent = request.headers.getlist("origin")
+    if not sent:
+        return
+    here = public_url or f"{request.url.scheme}://{request.url.netloc}"
+    expected = origin_of(here)
+    if expected is None or len(sent) > 1 or origin_of(sent[0]) != expected:
+        hint = "" if public_url else "; behind a proxy, set HOOKWIRE_PUBLIC_URL to the public one"
+        raise Forbidden(f"the form was posted from {', '.join(sent)}, not from {here}{hint}")
+
+
+def check_post(
+    request: Request, session: Session | None, form: dict[str, str], public_url: str | None
+) -> None:
     """A form post must come from this origin and carry the session's CSRF token."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        here = f"{request.url.scheme}://{request.url.netloc}"
-        if urlsplit(origin)._replace(path="").geturl() != here:
-            raise Forbidden("the form was posted from another site")
+    check_origin(request, public_url)
     if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
         raise Forbidden("the form is stale or forged: reload the page and try again")

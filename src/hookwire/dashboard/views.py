@@ -34,7 +34,9 @@ HEADERS: Final = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser sends "Origin: null" on every post, its own too, and
+    # session.check_post refuses null. same-origin still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -126,10 +128,37 @@ def static(name: str) -> Response:
     return Response(body, media_type=STATIC[name], headers=headers)
 
 
+View = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
 
 
-def guard(handler: Handler, *, posted: bool) -> Callable[[Request], Awaitable[Response]]:
+def error_page(request: Request, session: Session | None, error: HookwireError) -> Response:
+    response = page(request, session, "error.html", error=error)
+    response.status_code = error.status
+    return response
+
+
+def shown(view: View) -> View:
+    """``view`` with its errors (HookwireError) shown as the error page, with their status."""
+
+    async def answered(request: Request) -> Response:
+        try:
+            return await view(request)
+        except HookwireError as exc:
+            return error_page(request, session_of(request), exc)
+
+    answered.__name__ = view.__name__  # not wraps(): FastAPI reads __wrapped__
+    return answered
+
+
+async def posted_form(request: Request, session: Session | None) -> dict[str, str]:
+    """The form of a post from this dashboard (see session.check_post); Forbidden otherwise."""
+    form = await form_of(request)
+    sessions.check_post(request, session, form, services_of(request).settings.public_url)
+    return form
+
+
+def guard(handler: Handler, *, posted: bool) -> View:
     """A visitor without a session goes to the login page; a post must come from this origin
     with the session's CSRF token (its form is handed over); errors are shown as a page."""
 
@@ -137,16 +166,8 @@ def guard(handler: Handler, *, posted: bool) -> Callable[[Request], Awaitable[Re
         session = session_of(request)
         if session is None:
             return to_login(request)
-        try:
-            form: dict[str, str] = {}
-            if posted:
-                form = await form_of(request)
-                sessions.check_post(request, session, form)
-            return await handler(request, session, form)
-        except HookwireError as exc:
-            response = page(request, session, "error.html", error=exc)
-            response.status_code = exc.status
-            return response
+        form = await posted_form(request, session) if posted else {}
+        return await handler(request, session, form)
 
-    guarded.__name__ = handler.__name__  # not wraps(): FastAPI reads __wrapped__
-    return guarded
+    guarded.__name__ = handler.__name__
+    return shown(guarded)
