@@ -239,3 +239,17 @@ async def test_this_origin_is_the_public_url_else_the_address_asked(
         )
     assert answer.status_code == status
     assert (COOKIE in answer.headers.get("set-cookie", "")) == (status == 303)
+
+
+@pytest.mark.parametrize("value", ["²", "é", "٣" * 64])
+async def test_a_non_ascii_csrf_token_or_notice_mark_is_refused_not_a_500(
+    api: Api, value: str
+) -> None:
+    hook = await api.create()
+    before = await webhook_state(api, hook)
+    browser, _ = await signed_in(api)
+    url = f"/dashboard/webhooks/{hook['id']}"
+    posted = await browser.post(f"{url}/pause", data={"csrf": value})
+    assert posted.status_code == 403 and await webhook_state(api, hook) == before
+    shown = await browser.get(url, params={"notice": "paused", "mark": value})
+    assert shown.status_code == 200 and 'class="notice"' not in shown.text

@@ -56,6 +56,12 @@ def csrf_of(token: str) -> str:
     return hashlib.sha256(b"hookwire-dashboard-csrf:" + token.encode()).hexdigest()
 
 
+def matches(sent: str, expected: str) -> bool:
+    """Whether ``sent`` (written by the visitor) is ``expected``, in constant time. Compared as
+    bytes: ``hmac.compare_digest`` raises TypeError for a str that is not ASCII."""
+    return hmac.compare_digest(sent.encode(errors="surrogatepass"), expected.encode())
+
+
 def current(request: Request, tokens: TokenVerifier) -> Session | None:
     """The signed-in session, or None (no cookie, or a token no longer good)."""
     token = request.cookies.get(COOKIE)
@@ -114,5 +120,5 @@ def check_post(
 ) -> None:
     """A form post must come from this origin and carry the session's CSRF token."""
     check_origin(request, public_url)
-    if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    if session is not None and not matches(form.get("csrf", ""), session.csrf):
         raise Forbidden("the form is stale or forged: reload the page and try again")

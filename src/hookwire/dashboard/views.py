@@ -89,7 +89,7 @@ def notice_of(request: Request, session: Session | None) -> str | None:
     notice, mark = request.query_params.get("notice"), request.query_params.get("mark", "")
     if notice is None or session is None:
         return None
-    return notice if hmac.compare_digest(mark, _mark(session, notice)) else None
+    return notice if sessions.matches(mark, _mark(session, notice)) else None
 
 
 def page(request: Request, session: Session | None, name: str, **context: Any) -> HTMLResponse:
