@@ -253,3 +253,20 @@ async def test_a_non_ascii_csrf_token_or_notice_mark_is_refused_not_a_500(
     assert posted.status_code == 403 and await webhook_state(api, hook) == before
     shown = await browser.get(url, params={"notice": "paused", "mark": value})
     assert shown.status_code == 200 and 'class="notice"' not in shown.text
+
+
+@pytest.mark.parametrize(
+    ("version", "status"),
+    [("²", 422), ("٣", 422), ("-1", 422), ("0", 422), ("1e3", 422), ("9" * 20, 422),
+     (str(2**31), 422), ("1", 200), ("", 200)],
+)  # fmt: skip
+async def test_a_version_that_is_not_one_is_a_422_page(api: Api, version: str, status: int) -> None:
+    """One of the tenant's own types, so that the store is asked (the built-in ones are not)."""
+    created = await api.client.post(
+        "/api/v1/event-types", json={"name": "payroll.run", "schema": {"type": "object"}}
+    )
+    assert created.status_code == 201
+    browser, _ = await signed_in(api)
+    answer = await browser.get("/dashboard/event-types/payroll.run", params={"version": version})
+    assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+    assert ("<code>/version</code>" in answer.text) == (status == 422)

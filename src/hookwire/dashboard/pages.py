@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hookwire.dashboard.session import Session
-from hookwire.dashboard.views import guard, page, redirect, services_of
+from hookwire.dashboard.views import guard, number, page, redirect, services_of
 from hookwire.errors import ValidationFailed
 from hookwire.ids import is_id
 from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
@@ -22,6 +22,7 @@ from hookwire.timeutil import parse_iso, utcnow
 PAGE_SIZE: Final = 25
 HOUR: Final = (60, 60)  # buckets of 60 s, 60 of them
 DAY: Final = (900, 96)  # buckets of 15 min, 96 of them
+MAX_VERSION: Final = 2**31 - 1  # a PostgreSQL integer, as the API's /versions/{version} allows
 Page = Callable[[Request, Session], Awaitable[Response]]
 
 
@@ -135,10 +136,10 @@ async def event_types(request: Request, session: Session) -> Response:
 @signed_in
 async def event_type(request: Request, session: Session) -> Response:
     services = services_of(request)
-    version = request.query_params.get("version")
-    number = int(version) if version and version.isdigit() else None
+    version = request.query_params.get("version")  # none or empty: the newest
+    wanted = number(version, "version", minimum=1, maximum=MAX_VERSION) if version else None
     name = request.path_params["name"]
-    found = await services.event_types.get(session.principal, name, number)
+    found = await services.event_types.get(session.principal, name, wanted)
     return page(request, session, "event_type.html", event_type=found)
 
 

@@ -21,7 +21,8 @@ from hookwire.api.deps import read_body
 from hookwire.dashboard import charts
 from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
-from hookwire.errors import HookwireError
+from hookwire.domain.digits import ascii_int
+from hookwire.errors import HookwireError, ValidationFailed
 from hookwire.services.container import Services
 from hookwire.timeutil import iso, utcnow
 
@@ -118,6 +119,17 @@ async def form_of(request: Request) -> dict[str, str]:
     """A posted ``application/x-www-form-urlencoded`` form (a repeated field: the last)."""
     raw = await read_body(request, MAX_FORM_BYTES)
     return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def number(raw: str, name: str, *, minimum: int, maximum: int) -> int:
+    """``raw`` (a query parameter, a form field) as a whole number, read by the project's one
+    reader (domain.digits): anything but ASCII digits within ``[minimum, maximum]`` is a
+    ValidationFailed at ``/name``, a 422 page like any bad input, never a 500 or a guess."""
+    value = ascii_int(raw, minimum=minimum, maximum=maximum)
+    if value is None:
+        message = f"must be a whole number from {minimum} to {maximum}"
+        raise ValidationFailed.at(f"/{name}", message)
+    return value
 
 
 def static(name: str) -> Response:
