@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,8 +14,12 @@ import pytest
 
 from hookwire.api import create_app
 from hookwire.dashboard.session import COOKIE, csrf_of
+from hookwire.domain.delivery import Candidate, Delivery, fan_out
+from hookwire.domain.event import Event
+from hookwire.ids import new_id
 from hookwire.services.container import Services
 from hookwire.settings import Settings
+from hookwire.timeutil import utcnow
 from hookwire.tokens import mint
 from tests.conftest import PUBLIC_URL, WEBHOOKS, Api, _open_clients
 
@@ -270,3 +276,49 @@ async def test_a_version_that_is_not_one_is_a_422_page(api: Api, version: str, s
     answer = await browser.get("/dashboard/event-types/payroll.run", params={"version": version})
     assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
     assert ("<code>/version</code>" in answer.text) == (status == 422)
+
+
+async def failed_delivery(services: Services, age: timedelta) -> str:
+    """A delivery of acme's one webhook that failed, created ``age`` ago."""
+    created = utcnow() - age
+    event = Event(new_id("evt"), "acme", "webhook_test", 1, {"test": True}, created)
+
+    def failed(candidates: Sequence[Candidate]) -> list[Delivery]:
+        return [dataclasses.replace(d, status="failed", next_attempt_at=None)
+                for d in fan_out(event, candidates, lambda: new_id("dlv"))]  # fmt: skip
+
+    published = await services.store.publish(event, failed, None)
+    return (published.deliveries or [])[0].id
+
+
+@pytest.mark.parametrize(
+    ("hours", "status", "recovered"),
+    [("9" * 20, 422, 0), (str(10**15), 422, 0), ("²", 422, 0), ("-1", 422, 0), ("0", 422, 0),
+     ("1e9", 422, 0), (str(30 * 24 + 1), 422, 0), (str(30 * 24), 303, 1), ("", 303, 0)],
+)  # fmt: skip
+async def test_recover_looks_back_at_most_the_retention_period(
+    api: Api, services: Services, hours: str, status: int, recovered: int
+) -> None:
+    """Retention (30 days here) purges older deliveries: a longer window is a 422 page."""
+    hook = await api.create()
+    inside = await failed_delivery(services, timedelta(days=2))
+    outside = await failed_delivery(services, timedelta(days=40))
+    browser, csrf = await signed_in(api)
+    url = f"/dashboard/webhooks/{hook['id']}/recover"
+    answer = await browser.post(url, data={"csrf": csrf, "hours": hours})
+    assert answer.status_code == status
+    assert ("<code>/hours</code>" in answer.text) == (status == 422)
+    statuses = [(await api.client.get(f"/api/v1/deliveries/{d}")).json()["status"]
+                for d in (inside, outside)]  # fmt: skip
+    assert statuses == ["pending"] * recovered + ["failed"] * (2 - recovered)
+
+
+@pytest.mark.parametrize("grace", ["²", "٣", "-1", "1e3", "9" * 20, str(30 * 86400 + 1)])
+async def test_a_grace_period_that_is_not_one_is_a_422_page(api: Api, grace: str) -> None:
+    hook = await api.create()
+    before = await webhook_state(api, hook)
+    browser, csrf = await signed_in(api)
+    url = f"/dashboard/webhooks/{hook['id']}/rotate-secret"
+    answer = await browser.post(url, data={"csrf": csrf, "grace_period_s": grace})
+    assert answer.status_code == 422 and "<code>/grace_period_s</code>" in answer.text
+    assert await webhook_state(api, hook) == before

@@ -6,7 +6,8 @@ page the post answers, never in a URL)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
 from hookwire.dashboard.views import (
     guard,
+    number,
     page,
     posted_form,
     redirect,
@@ -24,9 +26,13 @@ from hookwire.dashboard.views import (
     shown,
 )
 from hookwire.errors import AuthenticationFailed
+from hookwire.services.webhooks import ROTATE_SCHEMA
+from hookwire.settings import Settings
 from hookwire.timeutil import iso, utcnow
 
 Action = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+GRACE: Final[dict[str, int]] = ROTATE_SCHEMA["properties"]["grace_period_s"]  # the API's bounds
+YEAR_1: Final = datetime.min.replace(tzinfo=UTC)
 
 
 def posted(action: Action) -> Callable[[Request], Awaitable[Response]]:
@@ -92,22 +98,33 @@ async def resume(request: Request, session: Session, form: dict[str, str]) -> Re
     return _back(session, webhook_id, "resumed: held deliveries are due now")
 
 
+def _most_hours(settings: Settings, now: datetime) -> int:
+    """How far back recover may look: the retention period, since older deliveries are purged
+    (the API's recover takes any ``since``), and never before year 1."""
+    return min(settings.retention_days * 24, (now - YEAR_1) // timedelta(hours=1))
+
+
 @posted
 async def recover(request: Request, session: Session, form: dict[str, str]) -> Response:
-    webhook_id = request.path_params["webhook_id"]
-    hours = int(form.get("hours") or 24) if (form.get("hours") or "24").isdigit() else 24
-    since = iso(utcnow() - timedelta(hours=max(hours, 1)))
-    count = await services_of(request).webhooks.recover(
-        session.principal, webhook_id, {"since": since}
-    )
+    webhook_id, services, now = request.path_params["webhook_id"], services_of(request), utcnow()
+    most = _most_hours(services.settings, now)
+    hours = number(form.get("hours") or "24", "hours", minimum=1, maximum=most)
+    since = iso(now - timedelta(hours=hours))
+    count = await services.webhooks.recover(session.principal, webhook_id, {"since": since})
     return _back(session, webhook_id, f"recovered {count} failed deliveries of the last {hours} h")
+
+
+def _grace(raw: str | None) -> dict[str, int]:
+    """The rotate body: a grace period within the API's bounds, or none (the service's)."""
+    if not raw:
+        return {}
+    low, high = GRACE["minimum"], GRACE["maximum"]
+    return {"grace_period_s": number(raw, "grace_period_s", minimum=low, maximum=high)}
 
 
 @posted
 async def rotate(request: Request, session: Session, form: dict[str, str]) -> Response:
-    webhook_id = request.path_params["webhook_id"]
-    grace = form.get("grace_period_s", "86400")
-    body = {"grace_period_s": int(grace) if grace.isdigit() else grace}
+    webhook_id, body = request.path_params["webhook_id"], _grace(form.get("grace_period_s"))
     rotated = await services_of(request).webhooks.rotate_secret(session.principal, webhook_id, body)
     return page(request, session, "secret.html", rotated=rotated)
 
