@@ -32,19 +32,30 @@ def hook(scheme: str = "github", **changes: Any) -> Webhook:
 # --- dedupe keys -------------------------------------------------------------------------------
 
 
-def test_the_provider_delivery_id_is_the_dedupe_key() -> None:
-    assert inbound.dedupe_key("72d3162e-cc78-11e3", b"{}") == "id:72d3162e-cc78-11e3"
+SW = "standard-webhooks"
+
+
+@pytest.mark.parametrize("scheme", sorted(inbound.SIGNED_ID_SCHEMES))
+def test_a_signed_message_id_is_the_dedupe_key(scheme: str) -> None:
+    assert inbound.dedupe_key(scheme, "72d3162e-cc78-11e3", b"{}") == "id:72d3162e-cc78-11e3"
+
+
+@pytest.mark.parametrize("scheme", ["github", "shopify", "kombo", "slack", "hmac-sha256"])
+def test_an_unsigned_delivery_id_is_not_the_dedupe_key(scheme: str) -> None:
+    """A replayed body with a fresh X-GitHub-Delivery must still be a duplicate."""
+    body_key = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+    assert inbound.dedupe_key(scheme, "72d3162e-cc78-11e3", b"{}") == body_key
 
 
 def test_without_an_id_the_body_hash_is_the_dedupe_key() -> None:
-    assert inbound.dedupe_key("", b"abc") == "sha256:" + hashlib.sha256(b"abc").hexdigest()
-    assert inbound.dedupe_key("", b"abc") != inbound.dedupe_key("", b"abd")
+    assert inbound.dedupe_key(SW, "", b"abc") == "sha256:" + hashlib.sha256(b"abc").hexdigest()
+    assert inbound.dedupe_key(SW, "", b"abc") != inbound.dedupe_key(SW, "", b"abd")
 
 
 def test_a_huge_provider_id_is_hashed_not_stored() -> None:
-    key = inbound.dedupe_key("x" * 5000, b"{}")
+    key = inbound.dedupe_key(SW, "x" * 5000, b"{}")
     assert key == "id-sha256:" + hashlib.sha256(b"x" * 5000).hexdigest()
-    assert inbound.dedupe_key("x" * 200, b"{}") == "id:" + "x" * 200
+    assert inbound.dedupe_key(SW, "x" * 200, b"{}") == "id:" + "x" * 200
 
 
 # --- provider events (§7) ------------------------------------------------------------------------

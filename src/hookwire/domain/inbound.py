@@ -35,6 +35,10 @@ BODY_TYPE_SCHEMES: Final = frozenset(
     {"stripe", "kombo", "standard-webhooks", "standard-webhooks-ed25519"}
 )
 MAX_ID_LENGTH: Final = 200  # longer provider ids are stored as their hash
+# Schemes whose message id the signature covers (Standard Webhooks signs "{id}.{ts}.{body}";
+# Stripe's is the signed body's ``id``). Elsewhere the delivery id is a header anyone can
+# change, so a replayed body would pass as new with a fresh one: the body itself is the key.
+SIGNED_ID_SCHEMES: Final = frozenset({"standard-webhooks", "standard-webhooks-ed25519", "stripe"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +87,10 @@ def _shown_body(body: bytes) -> dict[str, str]:
         return {"body": base64.b64encode(body).decode(), "body_encoding": "base64"}
 
 
-def dedupe_key(message_id: str, body: bytes) -> str:
-    """``id:<provider delivery id>`` when the scheme gave one, else ``sha256:<hex of body>``."""
-    if not message_id:
+def dedupe_key(scheme: str, message_id: str, body: bytes) -> str:
+    """``id:<provider delivery id>`` when the scheme's signature covers one, else
+    ``sha256:<hex of body>``."""
+    if not message_id or scheme not in SIGNED_ID_SCHEMES:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     if len(message_id) > MAX_ID_LENGTH:
         return "id-sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
@@ -191,7 +196,7 @@ def accepted(
         webhook_id=webhook.id,
         connector_id=webhook.connector_id,
         scheme=webhook.signature_scheme,
-        dedupe_key=dedupe_key(verified.id, verified.body),
+        dedupe_key=dedupe_key(webhook.signature_scheme, verified.id, verified.body),
         provider_event=name,
         headers=kept,
         body=verified.body,

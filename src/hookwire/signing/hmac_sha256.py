@@ -4,8 +4,9 @@ One header holds ``prefix + encode(HMAC-SHA256(UTF-8 bytes of the secret, raw bo
 timestamp. The webhook's ``signature_options`` choose the header (default ``X-Signature``), the
 encoding (``hex``, the default, compared without regard to letter case, prefix included; ``base64``;
 ``base64url``, compared with or without ``=`` padding), a literal ``prefix`` such as
-``sha256=``, and the headers that carry the provider's delivery id (``id_header``, the dedupe
-key) and event name (``event_header``). Every secret in force verifies (rotation grace).
+``sha256=``, and the headers that carry the provider's delivery id (``id_header``: kept with
+the message, but not its dedupe key, since nothing signs it) and event name
+(``event_header``). Every secret in force verifies (rotation grace).
 """
 
 from __future__ import annotations

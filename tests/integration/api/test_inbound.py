@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from hookwire.catalog.builtin import load_builtin
+from hookwire.domain.inbound import SIGNED_ID_SCHEMES
 from hookwire.domain.validation import schema_errors
 from hookwire.services.container import Services
 from tests.conftest import WEBHOOKS, Api
@@ -87,7 +88,7 @@ async def test_a_vendor_signed_request_is_stored_and_published(api: Api, scheme:
     assert stored["connector_id"] == "conn-1"
     for name in vendor.required:
         assert name.lower() in stored["headers"]
-    expected_key = "id:d-1" if vendor.id_header else None
+    expected_key = "id:d-1" if scheme in SIGNED_ID_SCHEMES else None  # else the body's hash
     if scheme == "stripe":
         expected_key = "id:evt_1"  # Stripe's event id is in the body
     assert stored["dedupe_key"] == expected_key or (
@@ -250,6 +251,24 @@ async def test_twenty_concurrent_duplicates_store_and_publish_once(api: Api, sch
     [event] = await received_events(api)
     detail = (await api.client.get(f"{EVENTS}/{event['id']}")).json()
     assert len(detail["deliveries"]) == 1
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_a_replayed_body_with_a_new_delivery_id_is_a_duplicate(api: Api, scheme: str) -> None:
+    """The delivery id of GitHub, Shopify, Kombo, Slack and hmac-sha256 is a header nobody
+    signs: a replay with a fresh one was accepted again (a new event each time). Standard
+    Webhooks signs its id with the body, so another id there is another message."""
+    vendor = VENDORS[scheme]
+    hook = await inbound_webhook(api, vendor)
+    body = body_of(8)
+    first = await send(api, hook, vendor, body, delivery_id="original")
+    replayed = await send(api, hook, vendor, body, delivery_id="fresh-and-unsigned")
+    assert first.status_code == 202, first.text
+    if scheme in {"standard-webhooks", "standard-webhooks-ed25519"}:
+        assert replayed.status_code == 202, replayed.text
+    else:
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json() == {"duplicate": True, "id": first.json()["id"]}
 
 
 async def test_the_same_delivery_id_on_two_webhooks_is_not_a_duplicate(api: Api) -> None:
