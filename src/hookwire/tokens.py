@@ -3,7 +3,9 @@
 HS256 with ``JWT_SECRET``, or RS256/ES256 with ``JWT_PUBLIC_KEY`` (the algorithm follows the
 key type, so a token can never choose a weaker one and ``alg: none`` is always refused).
 Minting with an asymmetric key needs ``JWT_PRIVATE_KEY``. Every token must carry ``exp`` and a
-well-formed ``tenant_id``; ``aud`` and ``iss`` are checked when configured.
+well-formed ``tenant_id``; ``iss`` is checked when configured, and ``aud`` always: a token that
+names an audience is refused unless ``JWT_AUDIENCE`` is set and matches (it was minted for
+another service sharing the key).
 """
 
 from __future__ import annotations
@@ -99,12 +101,14 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=LEEWAY_S,
-                options={"require": ["exp"], "verify_aud": self._audience is not None},
+                options={"require": ["exp"]},  # with no audience set, a token with aud fails
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthenticationFailed("the token has expired") from exc
         except jwt.InvalidTokenError as exc:
             raise AuthenticationFailed(f"the token is not valid: {exc}") from exc
+        if self._audience is None and "aud" in claims:  # PyJWT lets an empty one through
+            raise AuthenticationFailed("the token is not valid: it names an audience")
         tenant = claims.get("tenant_id")
         if not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant):
             raise AuthenticationFailed("the token has no valid tenant_id claim")

@@ -226,8 +226,13 @@ def test_mint_puts_audience_and_issuer_in() -> None:
     assert TokenVerifier(AUD).verify(token).tenant_id == "acme"
 
 
-def test_without_configured_audience_a_token_with_aud_is_accepted() -> None:
-    assert TokenVerifier(HS).verify(hs_token(claims(aud="anything"))).tenant_id == "acme"
+@pytest.mark.parametrize("aud", ["anything", ["a", "b"], ""])
+def test_without_configured_audience_a_token_with_aud_is_refused(aud: object) -> None:
+    """A token minted for another service (its ``aud``) must not open this one because this
+    one names no audience; a token without ``aud`` still works."""
+    with pytest.raises(AuthenticationFailed, match="audience"):
+        TokenVerifier(HS).verify(hs_token(claims(aud=aud)))
+    assert TokenVerifier(HS).verify(hs_token(claims())).tenant_id == "acme"
 
 
 def test_secret_and_public_key_together_are_a_configuration_error(
