@@ -3,8 +3,9 @@ process, as in the tests, never share counters), rendered at ``/metrics``.
 
 What a process does itself (publishes, inbound requests, attempts it made) is counted as it
 happens; the state of the queue, which every process shares through the store, is read from
-the store when ``/metrics`` is scraped. Labels never carry tenant data or ids, and a label
-whose values come from tenants (event types) keeps at most ``MAX_LABEL_VALUES`` of them.
+the store when ``/metrics`` is scraped. Labels never carry tenant data or ids: an event type
+is a label value only when it is a built-in one; a tenant's own types all count as
+``custom`` (their names are the tenant's, and ``/metrics`` answers without a token).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from prometheus_client import (
     generate_latest,
 )
 
+from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.outcome import Outcome
 from hookwire.store.base import QueueStats, Store
 from hookwire.timeutil import utcnow
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
-MAX_LABEL_VALUES: Final = 200
-OTHER: Final = "other"
+CUSTOM: Final = "custom"  # the label of every tenant-defined event type
 InboundOutcome = Literal["accepted", "duplicate", "challenge", "rejected"]
 DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -42,10 +43,11 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._types: set[str] = set()
+        self._types = frozenset(load_builtin())
         registry = self.registry
         self._published = Counter(
-            "hookwire_events_published", "Events published, by type (API, CLI, client, inbound).",
+            "hookwire_events_published",
+            "Events published, by type (built-in types; tenants' own count as custom).",
             ["type"], registry=registry,
         )  # fmt: skip
         self._inbound = Counter(
@@ -86,7 +88,7 @@ class Metrics:
     # --- counted as it happens ---------------------------------------------------------------
 
     def published(self, event_type: str) -> None:
-        self._published.labels(type=self._bounded(event_type)).inc()
+        self._published.labels(type=event_type if event_type in self._types else CUSTOM).inc()
 
     def inbound(self, scheme: str, outcome: InboundOutcome) -> None:
         self._inbound.labels(scheme=scheme, outcome=outcome).inc()
@@ -94,14 +96,6 @@ class Metrics:
     def attempt(self, outcome: Outcome, duration_ms: int) -> None:
         self._attempts.labels(outcome=outcome.kind, status=status_class(outcome.status)).inc()
         self._duration.observe(duration_ms / 1000)
-
-    def _bounded(self, value: str) -> str:
-        if value in self._types:
-            return value
-        if len(self._types) >= MAX_LABEL_VALUES:
-            return OTHER
-        self._types.add(value)
-        return value
 
     # --- read from the store when scraped ----------------------------------------------------
 

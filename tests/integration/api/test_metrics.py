@@ -8,15 +8,17 @@ import re
 
 import pytest
 
+from hookwire.catalog.builtin import load_builtin
 from hookwire.delivery.runner import run_engine
 from hookwire.delivery.worker import WorkerConfig
-from hookwire.metrics import MAX_LABEL_VALUES, Metrics, status_class
+from hookwire.metrics import status_class
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
 
 EVENTS = "/api/v1/events"
+TYPES = "/api/v1/event-types"
 TEST_EVENT = {"type": "webhook_test", "data": {"test": True}}
 
 
@@ -77,15 +79,21 @@ async def test_the_queue_is_read_from_the_store(api: Api) -> None:
     assert waiting["id"] not in str(samples) and "acme" not in str(samples)  # no tenant data
 
 
-def test_tenant_event_types_are_bounded_as_labels() -> None:
-    metrics = Metrics()
-    for n in range(MAX_LABEL_VALUES + 50):
-        metrics.published(f"tenant.type{n}")
-    metrics.published("tenant.type0")
-    text = metrics.render().decode()
-    assert len(re.findall(r"hookwire_events_published_total\{", text)) == MAX_LABEL_VALUES + 1
-    assert 'hookwire_events_published_total{type="other"} 50.0' in text
-    assert 'hookwire_events_published_total{type="tenant.type0"} 2.0' in text
+async def test_tenant_event_types_are_counted_as_custom(api: Api) -> None:
+    """/metrics answers without a token: a tenant's type names (acme.secret-merger...) must
+    not show there, nor can a tenant grow the label set."""
+    for n in range(3):
+        name = f"acme.secret-merger-with-globex-{n}"
+        created = await api.client.post(TYPES, json={"name": name, "schema": {}})
+        assert created.status_code == 201, created.text
+        assert (await api.client.post(EVENTS, json={"type": name, "data": {}})).status_code == 202
+    assert (await api.client.post(EVENTS, json=TEST_EVENT)).status_code == 202
+    text = (await api.anonymous().client.get("/metrics")).text
+    assert "secret-merger" not in text
+    assert 'hookwire_events_published_total{type="custom"} 3.0' in text
+    assert 'hookwire_events_published_total{type="webhook_test"} 1.0' in text
+    labels = re.findall(r'hookwire_events_published_total\{type="([^"]+)"\}', text)
+    assert set(labels) <= {"custom", *load_builtin()}
 
 
 @pytest.mark.parametrize(
