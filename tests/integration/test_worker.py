@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
+from hookwire.domain.attempt import MAX_LOGGED_HEADERS, MAX_LOGGED_VALUE
 from hookwire.domain.principal import Principal
 from hookwire.services.container import Services
 from hookwire.services.doctor import examine
@@ -434,3 +435,22 @@ async def doctor_counts(services: Services) -> dict[str, int]:
     """What `hookwire doctor` finds (the checks that are not 0)."""
     findings = await examine(services.store, services.secrets, utcnow(), lambda *_: None)
     return {f.check: f.count for f in findings if f.count}
+
+
+async def test_a_receivers_header_fields_are_kept_within_bounds(
+    api: Api, services: Services, make_worker: WorkerFactory
+) -> None:
+    """aiohttp reads up to 128 fields of 8 KiB: a receiver could make every attempt store a
+    megabyte. The log keeps the first fields, up to MAX_LOGGED_HEADERS bytes."""
+    fields = {f"X-Big-{i:03d}": "v" * 8000 for i in range(120)}
+    async with receivers.receiver(receivers.respond(200, **fields)) as target:
+        await api.create(url=target.url)
+        event_id = await publish(api)
+        await drain(make_worker)
+    [delivery] = await delivery_detail(services, api, event_id)
+    [attempt] = delivery["attempts"]
+    assert attempt["outcome"] == "200"
+    kept = attempt["response_headers"]
+    assert sum(len(k) + len(v) for k, v in kept.items()) <= MAX_LOGGED_HEADERS
+    assert all(len(v) <= MAX_LOGGED_VALUE for v in kept.values())
+    assert "X-Big-000" in kept  # the first fields, in order

@@ -21,7 +21,7 @@ from typing import Final
 
 from hookwire.delivery.sender import Response, Sender
 from hookwire.domain import outcome as outcomes
-from hookwire.domain.attempt import Attempt, excerpt, redact
+from hookwire.domain.attempt import Attempt, excerpt, logged_headers, redact
 from hookwire.domain.retry import JITTER, backoff_ms
 from hookwire.errors import HookwireError
 from hookwire.ids import new_id
@@ -87,7 +87,7 @@ async def send_once(
         outcome=outcome.status,
         status_code=response.status_code,
         request_headers=redact(headers),
-        response_headers=dict(response.headers),
+        response_headers=logged_headers(response.headers),
         response_body=excerpt(response.body) if response.status_code is not None else None,
         error=response.detail,
     )

@@ -10,6 +10,8 @@ from typing import Any, Final
 from hookwire.timeutil import iso
 
 MAX_LOGGED_BODY: Final = 4096
+MAX_LOGGED_HEADERS: Final = 4096  # bytes of response header fields kept, names and values
+MAX_LOGGED_VALUE: Final = 512  # characters of one kept header value
 REDACTED: Final = "[redacted]"
 _SIGNATURE_HEADERS: Final = frozenset(
     {"webhook-signature", "x-kombo-signature", "x-hub-signature-256", "stripe-signature"}
@@ -53,6 +55,23 @@ class Attempt:
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
     """Request headers as logged: signatures replaced, so the log never helps a forger."""
     return {k: REDACTED if k.lower() in _SIGNATURE_HEADERS else v for k, v in headers.items()}
+
+
+def logged_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Response header fields as kept in the log: in order, each value cut to
+    MAX_LOGGED_VALUE characters, until MAX_LOGGED_HEADERS bytes (a receiver may send 128
+    fields of 8 KiB: a megabyte per attempt)."""
+    kept: dict[str, str] = {}
+    size = 0
+    for name, value in headers.items():
+        shown = (
+            value if len(value) <= MAX_LOGGED_VALUE else value[: MAX_LOGGED_VALUE - 1] + "\u2026"
+        )
+        size += len(name) + len(shown)
+        if size > MAX_LOGGED_HEADERS:
+            break
+        kept[name] = shown
+    return kept
 
 
 def excerpt(body: bytes) -> str:
