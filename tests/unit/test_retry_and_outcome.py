@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hookwire.domain.outcome import of_error, of_response, retry_after
 from hookwire.domain.retry import RetryPolicy, backoff_ms
@@ -67,6 +69,22 @@ def test_retry_after_as_an_http_date_and_garbage() -> None:
     assert retry_after({"Retry-After": "999999999"}, now) == 7 * 86400
     past = (now - timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert retry_after({"Retry-After": past}, now) == 0
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "\uff11\uff12", "1\u00b2", "-5", "1.5", ""])
+def test_retry_after_in_anything_but_ascii_digits_is_ignored(value: str) -> None:
+    """'²'.isdigit() is true and float('²') raised: the attempt was never recorded."""
+    assert retry_after({"Retry-After": value}, utcnow()) is None
+
+
+def test_retry_after_of_any_length_is_capped() -> None:
+    assert retry_after({"Retry-After": "9" * 8000}, utcnow()) == 7 * 86400
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_raises(value: str) -> None:
+    found = retry_after({"Retry-After": value}, utcnow())
+    assert found is None or 0 <= found <= 7 * 86400
 
 
 @pytest.mark.parametrize("kind", ["timeout", "connection_error", "blocked"])

@@ -14,6 +14,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from pydantic import AfterValidator, BeforeValidator
 
+from hookwire.domain.digits import ascii_int
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import nul_path
 from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge, ValidationFailed
@@ -48,8 +49,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing more than ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

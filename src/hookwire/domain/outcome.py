@@ -35,8 +35,8 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
+    if value.isascii() and value.isdigit():  # "²".isdigit() alone is true; float("²") raises
+        return min(float(value), MAX_RETRY_AFTER_S)  # a longer one than a float holds is inf
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
