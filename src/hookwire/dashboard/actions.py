@@ -54,7 +54,8 @@ async def login(request: Request) -> Response:
     response = redirect(target)
     try:
         services = services_of(request)
-        https = request.url.scheme == "https" or services.settings.base_url.startswith("https:")
+        public = urlsplit(services.settings.base_url).scheme  # lowercased: HTTPS:// too
+        https = request.url.scheme == "https" or public == "https"
         sessions.sign_in(response, services.tokens, form.get("token", "").strip(), secure=https)
     except AuthenticationFailed as exc:
         failed = page(request, None, "login.html", error=exc.detail, next=target)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from hookwire.dashboard.session import Session
 from hookwire.dashboard.views import guard, number, page, redirect, services_of
+from hookwire.domain.event_type import MAX_VERSION
 from hookwire.errors import ValidationFailed
 from hookwire.ids import is_id
 from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
@@ -22,7 +23,6 @@ from hookwire.timeutil import parse_iso, utcnow
 PAGE_SIZE: Final = 25
 HOUR: Final = (60, 60)  # buckets of 60 s, 60 of them
 DAY: Final = (900, 96)  # buckets of 15 min, 96 of them
-MAX_VERSION: Final = 2**31 - 1  # a PostgreSQL integer, as the API's /versions/{version} allows
 Page = Callable[[Request, Session], Awaitable[Response]]
 
 

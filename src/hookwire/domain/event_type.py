@@ -13,6 +13,7 @@ from hookwire.timeutil import iso
 # Tenant-defined names (issue 3 says [a-z0-9][a-z0-9._:-]*; "_" is allowed as well, because
 # the seed 003 events every platform already emits are snake_case: see docs/decisions.md).
 NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,127}")
+MAX_VERSION: Final = 2**31 - 1  # a PostgreSQL integer: a version number a reader may ask for
 
 
 @dataclass(frozen=True, slots=True)

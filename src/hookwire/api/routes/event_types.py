@@ -10,6 +10,7 @@ from starlette.responses import Response
 from hookwire.api import openapi
 from hookwire.api.deps import JsonBody, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
+from hookwire.domain.event_type import MAX_VERSION
 from hookwire.services.event_types import CREATE_SCHEMA, PATCH_SCHEMA
 from hookwire.services.paging import MAX_LIMIT
 
@@ -57,7 +58,7 @@ async def get_event_type_version(
     services: ServicesDep,
     principal: PrincipalDep,
     name: Name,
-    version: Annotated[int, Path(ge=1, le=2**31 - 1)],  # PostgreSQL integer
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
 ) -> JSON:
     """An older version of a tenant's type."""
     return JSON((await services.event_types.get(principal, name, version)).to_public())
