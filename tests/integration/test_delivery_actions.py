@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from hookwire.delivery.sender import Sender
-from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.services.container import Services
 from hookwire.services.retention import purge
 from hookwire.settings import Settings
 from hookwire.timeutil import iso, utcnow
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
+from tests.drain import drain
 
 EVENTS = "/api/v1/events"
 ONCE = {"initialDelayMs": 0, "maxAttempts": 1}
@@ -24,18 +22,6 @@ ONCE = {"initialDelayMs": 0, "maxAttempts": 1}
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.replace(allow_private_targets=True)
-
-
-async def drain(services: Services) -> None:
-    sender = Sender(allow_private=True)
-    await sender.open()
-    try:
-        worker = Worker(
-            services.store, services.secrets, sender, WorkerConfig(poll_interval_s=0.05)
-        )
-        await asyncio.wait_for(worker.run(burst=True), timeout=60)
-    finally:
-        await sender.close()
 
 
 async def first_delivery(api: Api, event_id: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ its test send answered with the loopback service's body.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
 import socket
@@ -19,11 +18,11 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hookwire.delivery.sender import Sender
-from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.principal import Principal
 from hookwire.services.container import Services
 from tests import receivers, spellings
 from tests.conftest import WEBHOOKS, Api
+from tests.drain import drain
 
 EVENTS = "/api/v1/events"
 TEST_EVENT = {"type": "webhook_test", "data": {"test": True}}
@@ -84,19 +83,9 @@ async def test_no_spelling_reaches_a_loopback_receiver_when_sent(
         port = int(target.url.rsplit(":", 1)[1].split("/")[0])
         ids = await hostile_rows(api, services, port)
         tests = [(await api.client.post(f"{WEBHOOKS}/{i}/test")).json() for i in ids]
-        published = await api.client.post(
-            EVENTS, json={"type": "webhook_test", "data": {"test": True}}
-        )
+        published = await api.client.post(EVENTS, json=TEST_EVENT)
         assert published.json()["deliveries"] == len(ids)
-        strict = Sender(allow_private=False)
-        await strict.open()
-        try:
-            worker = Worker(
-                services.store, services.secrets, strict, WorkerConfig(poll_interval_s=0.05)
-            )
-            await asyncio.wait_for(worker.run(burst=True), timeout=60)
-        finally:
-            await strict.close()
+        await drain(services, allow_private=False)
         assert target.received == [], "a private spelling reached the loopback receiver"
         assert all(t["success"] is False and t["status_code"] is None for t in tests), tests
         outcomes = await attempt_outcomes(api, published.json()["id"])
