@@ -35,17 +35,18 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import orjson
 
-from hookwire.domain.schema_cost import SchemaTooCostly, check_cost, subschemas
+from hookwire.domain.schema_cost import check_cost
+from hookwire.domain.schema_graph import SchemaRefused, schema_graph
 from hookwire.errors import FieldError, ValidationFailed
 
 PATTERN_SIZE: Final = 64 * 1024  # bytes of one compiled pattern: compiles in under 1 ms
 MAX_PATTERNS: Final = 64  # distinct patterns in one schema
 MAX_ERRORS: Final = 100  # errors reported for one document
-DETAILED_VALUES: Final = 2_000  # a larger document is reported by its first error only
-DETAILED_DEPTH: Final = 32  # so is a deeper one
+DETAIL_BUDGET: Final = 4_000  # values x the errors one value can produce, to list them all
+DETAILED_DEPTH: Final = 32  # a deeper document is reported by its first error only
 _UNDETAILED: Final = (
-    f"the document holds more than {DETAILED_VALUES} values or {DETAILED_DEPTH} levels: "
-    "only its first error is shown"
+    "the document is too large or too deep for every error against this schema to be listed "
+    "cheaply: only its first error is shown"
 )
 MAX_MESSAGE: Final = 300  # characters of one error's message
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -53,12 +54,7 @@ _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-# Formats jsonschema-rs would check; these are annotations here (only the four above count).
-_ANNOTATION_FORMATS: Final = (
-    "date", "time", "duration", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
-    "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer",
-    "relative-json-pointer", "regex",
-)  # fmt: skip
+_SPACE = re.compile(r"\s")
 
 
 def pointer(parts: Iterable[Any], base: str = "") -> str:
@@ -99,7 +95,7 @@ def _is_email(value: object) -> bool:
 def _is_uri(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    if any(c.isspace() for c in value):
+    if _SPACE.search(value):
         return False
     try:
         parts = urlsplit(value)
@@ -130,29 +126,26 @@ def _is_uuid(value: object) -> bool:
     return len(value) == 36 and value[8] == value[13] == value[18] == value[23] == "-"
 
 
-def _annotation(value: object) -> bool:
-    return True
-
-
-FORMATS: Final = {
-    "email": _is_email,
-    "uri": _is_uri,
-    "date-time": _is_date_time,
-    "uuid": _is_uuid,
-    **dict.fromkeys(_ANNOTATION_FORMATS, _annotation),
-}
+FORMATS: Final = {"email": _is_email, "uri": _is_uri, "date-time": _is_date_time, "uuid": _is_uuid}
 
 
 # --- compiling ------------------------------------------------------------------------------
 
 
 class Compiled:
-    """A schema compiled for validation, and how many patterns it holds (what it costs to
-    keep: each compiled pattern may take up to PATTERN_SIZE bytes)."""
+    """A schema read (``schema_graph``), bounded (``schema_cost``) and compiled: its cost per
+    value, and how many patterns it holds (what it costs to keep: each compiled pattern may
+    take up to PATTERN_SIZE bytes). SchemaRefused or jsonschema_rs.ValidationError when the
+    schema cannot be used; :func:`tenant_schema` turns both into a 422."""
 
     def __init__(self, schema: Any) -> None:
-        prepared = _with_nullable(schema)
-        self.patterns = len(_patterns(prepared))
+        prepared = orjson.loads(orjson.dumps(schema))  # a copy, adjusted below
+        graph = schema_graph(prepared)
+        _adjust(graph.nodes.values())
+        self.patterns = len(_patterns(graph.nodes.values()))
+        if self.patterns > MAX_PATTERNS:
+            raise SchemaRefused((), f"holds {self.patterns} patterns; at most {MAX_PATTERNS}")
+        self.cost = check_cost(graph)
         self._validator = jsonschema_rs.Draft202012Validator(
             prepared,
             formats=FORMATS,
@@ -166,12 +159,12 @@ class Compiled:
 
     def errors(self, document: Any, base: str = "") -> list[FieldError]:
         """Every violation by ``document``, sorted by pointer, deduplicated, at most
-        MAX_ERRORS (then a count of the rest); for a document too large to detail, its first
-        violation and a note."""
+        MAX_ERRORS (then a count of the rest); for a document whose errors would cost too
+        much to list, its first violation and a note."""
         try:
             if self._validator.is_valid(document):
                 return []
-            if not _detailed(document):
+            if not _detailed(document, DETAIL_BUDGET // max(self.cost.errors, 1)):
                 return self._first(document, base)
             found: dict[tuple[str, str], FieldError] = {}
             for error in self._validator.iter_errors(document):
@@ -194,16 +187,17 @@ class Compiled:
         return []
 
 
-def _detailed(document: Any) -> bool:
-    """Whether every violation of ``document`` may be listed: at most DETAILED_VALUES values
-    and DETAILED_DEPTH levels. Listing costs per violation (each carries its value, which holds
-    everything under it): 20,000 of them took 130 ms of the event loop, and nesting makes each
-    carry more. Counting stops at the limits, so the check costs little itself."""
+def _detailed(document: Any, values: int) -> bool:
+    """Whether every violation of ``document`` may be listed: at most ``values`` values (the
+    schema's errors per value times this stays within DETAIL_BUDGET) and DETAILED_DEPTH
+    levels. Listing costs per violation, and each carries its value with everything under it
+    (100 errors at the root of a 200 KB document took 270 ms; 20,000 small ones 130 ms).
+    Counting stops at the limits, so the check costs little itself."""
     stack, seen = [(document, 1)], 0
     while stack:
         value, depth = stack.pop()
         seen += 1
-        if seen > DETAILED_VALUES or depth > DETAILED_DEPTH:
+        if seen > values or depth > DETAILED_DEPTH:
             return False
         if isinstance(value, dict):
             stack.extend((item, depth + 1) for item in value.values())
@@ -212,12 +206,15 @@ def _detailed(document: Any) -> bool:
     return True
 
 
-def _with_nullable(schema: Any) -> Any:
-    """A copy of ``schema`` where ``nullable: true`` adds null to the same object's ``type``
-    and ``enum``."""
-    copy = orjson.loads(orjson.dumps(schema))
-    for _, node in subschemas(copy):
-        if isinstance(node, dict) and node.get("nullable") is True:
+def _adjust(nodes: Iterable[Any]) -> None:
+    """In place: ``nullable: true`` adds null to the same object's ``type`` and ``enum``; a
+    format that is not enforced is dropped (an annotation, never checked)."""
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        if node.get("format") not in FORMATS:
+            node.pop("format", None)
+        if node.get("nullable") is True:
             kinds = node.get("type")
             if isinstance(kinds, str) and kinds != "null":
                 node["type"] = [kinds, "null"]
@@ -225,17 +222,17 @@ def _with_nullable(schema: Any) -> Any:
                 node["type"] = [*kinds, "null"]
             if isinstance(node.get("enum"), list) and None not in node["enum"]:
                 node["enum"] = [*node["enum"], None]
-    return copy
 
 
-def _patterns(schema: Any) -> set[str]:
-    """Every distinct regular expression of a schema (pattern, patternProperties)."""
+def _patterns(nodes: Iterable[Any]) -> set[str]:
+    """Every distinct regular expression of the nodes (pattern, patternProperties)."""
     found: set[str] = set()
-    for _, node in subschemas(schema):
+    for node in nodes:
         if isinstance(node, dict):
             if isinstance(node.get("pattern"), str):
                 found.add(node["pattern"])
-            found.update(node.get("patternProperties") or ())
+            patterned = node.get("patternProperties")
+            found.update(patterned if isinstance(patterned, dict) else ())
     return found
 
 
@@ -256,34 +253,12 @@ def tenant_schema(schema: Any) -> Compiled:
     too costly to validate with."""
     if not isinstance(schema, dict | bool):
         raise ValidationFailed.at("", "a JSON Schema must be an object or a boolean")
-    for path, node in subschemas(schema):
-        problem = _node_problem(node, path == ())
-        if problem is not None:
-            key, message = problem
-            raise ValidationFailed.at(pointer([*path, key]), message)
-    patterns = _patterns(schema)
-    if len(patterns) > MAX_PATTERNS:
-        raise ValidationFailed.at("", f"holds {len(patterns)} patterns; at most {MAX_PATTERNS}")
     try:
-        compiled = Compiled(schema)  # the meta-schema, and every pattern
-        check_cost(schema)
+        return Compiled(schema)
+    except SchemaRefused as exc:
+        raise ValidationFailed.at(pointer(exc.path), str(exc)) from None
     except jsonschema_rs.ValidationError as exc:
         raise ValidationFailed.at(pointer(exc.instance_path), _schema_message(exc)) from None
-    except SchemaTooCostly as exc:
-        raise ValidationFailed.at(pointer(exc.path), str(exc)) from None
-    return compiled
-
-
-def _node_problem(node: Any, root: bool) -> tuple[str, str] | None:
-    if not isinstance(node, dict):
-        return None
-    for key in ("$ref", "$dynamicRef"):
-        value = node.get(key)
-        if isinstance(value, str) and value[:1] != "#":
-            return key, "only references within the schema (#...) are allowed"
-    if "$id" in node and not root:
-        return "$id", "is only allowed at the schema's root"
-    return None
 
 
 def _schema_message(error: jsonschema_rs.ValidationError) -> str:
