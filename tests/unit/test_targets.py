@@ -221,3 +221,19 @@ def test_blocked_reason_for_an_ipv6_loopback() -> None:
 def test_public_addresses_are_not_blocked() -> None:
     public = [ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("2606:4700:4700::1111")]
     assert blocked_reason("dns.example", public) is None
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "feff::1", "3fff::1"])
+def test_ranges_python_calls_global_that_are_not_public(address: str) -> None:
+    """Site-local IPv6 (fec0::/10) was accepted and connected to (Python 3.11 counts it
+    global); 3fff::/20 is the documentation prefix of 2024."""
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "host", ["1.1.1.1%2540127.0.0.1", "a%2eb.example", "evil.example%00", "a b", "a*b.example"]
+)
+def test_a_host_that_is_neither_an_address_nor_a_name_is_refused(host: str) -> None:
+    """``1.1.1.1%2540127.0.0.1`` was read as the public 1.1.1.1 at create (the zone cut
+    applied to IPv4 too) while aiohttp resolves it as a name."""
+    assert target_problem(f"http://{host}/") is not None

@@ -19,6 +19,7 @@ Pure rules only: resolving a name is I/O and lives with the caller.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,10 @@ from yarl import URL
 MAX_URL_LENGTH: Final = 2048
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Ranges Python 3.11 calls global that no public endpoint lives in: IPv6 site-local (RFC 3879,
+# deprecated but still routed inside some networks) and the 2024 documentation prefix.
+_NOT_PUBLIC: Final = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("3fff::/20"))
+_NAME = re.compile(r"[a-z0-9_.-]+")
 
 
 class InvalidTarget(ValueError):
@@ -99,18 +104,21 @@ def host_address(host: str) -> IPAddress | None:
     address = literal_address(host)
     if address is not None:
         return address
-    if looks_like_address(host) or _legacy_ipv4(host):
+    if looks_like_address(host) or _legacy_ipv4(host) or not _NAME.fullmatch(host):
         raise InvalidTarget(
-            f"{host} is not a valid host: write an address as a dotted quad (1.2.3.4) or in "
-            "IPv6 form, and a name with letters"
+            f"{host[:100]} is not a valid host: write an address as a dotted quad (1.2.3.4) "
+            "or in IPv6 form, and a name with letters, digits, dots and hyphens"
         )
     return None
 
 
 def literal_address(text: str) -> IPAddress | None:
     """The address ``text`` is in standard form (IPv6 with or without brackets, a zone id
-    allowed, ``%25`` encoded or not), else None."""
-    text = text.strip("[]").split("%", 1)[0]
+    allowed, ``%25`` encoded or not), else None. Only IPv6 has zone ids: ``1.1.1.1%25…`` is
+    no address."""
+    text = text.strip("[]")
+    if ":" in text:
+        text = text.split("%", 1)[0]
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -143,7 +151,10 @@ def is_public(address: IPAddress) -> bool:
         if embedded is not None:
             return is_public(embedded)
     return address.is_global and not (
-        address.is_multicast or address.is_reserved or address.is_unspecified
+        address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or any(address in network for network in _NOT_PUBLIC)
     )
 
 
