@@ -9,6 +9,7 @@ knowing the individual classes; the CLI and the Python client catch the same cla
     ├── BadRequest           400    the body is not JSON
     ├── AuthenticationFailed 401    missing, forged, expired or malformed token
     │   └── SignatureInvalid         an inbound webhook's signature does not verify
+    ├── Forbidden            403    this caller may not do it (an app token, a foreign form)
     ├── NotFound             404    no such resource for this tenant (other tenants' rows too)
     ├── VersionConflict      409    If-Match / version is stale; carries current_version
     ├── Conflict             409    any other state conflict
@@ -99,6 +100,12 @@ class VersionConflict(Conflict):
 
     def extensions(self) -> Mapping[str, Any]:
         return {"current_version": self.current_version}
+
+
+class Forbidden(HookwireError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
 
 
 class PayloadTooLarge(HookwireError):

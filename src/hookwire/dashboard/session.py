@@ -31,19 +31,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hookwire.domain.principal import Principal
-from hookwire.errors import AuthenticationFailed, HookwireError
+from hookwire.errors import AuthenticationFailed, Forbidden
 from hookwire.tokens import TokenVerifier
 
 COOKIE: Final = "hookwire_session"
 PATH: Final = "/dashboard"
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]
-
-
-class Forbidden(HookwireError):
-    status = 403
-    slug = "forbidden"
-    title = "Forbidden"
 
 
 @dataclass(frozen=True, slots=True)

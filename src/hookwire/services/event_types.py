@@ -20,7 +20,7 @@ from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event_type import NAME_RE, EventType
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import MAX_PATTERNS, Compiled, checked, tenant_schema
-from hookwire.errors import Conflict, FieldError, NotFound, ValidationFailed
+from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
@@ -88,6 +88,16 @@ def _compile(event_type: EventType) -> Compiled:
         ) from None
 
 
+def _tenant_level(principal: Principal) -> None:
+    """The catalog is the tenant's: every application of the tenant publishes with it, so one
+    application's token may read it but not change it (it could break another's publishing)."""
+    if principal.app_id is not None:
+        raise Forbidden(
+            "event types belong to the tenant, not to an application: create, change and "
+            "deprecate them with a token that has no app_id"
+        )
+
+
 def _schema_and_example_errors(schema: Any, example: Any, has_example: bool) -> list[FieldError]:
     try:
         compiled = tenant_schema(schema)
@@ -123,6 +133,7 @@ class EventTypeService:
         return page(merged, limit, lambda t: t.name)
 
     async def create(self, principal: Principal, body: Any) -> EventType:
+        _tenant_level(principal)
         fields = checked(CREATE_SCHEMA, body)
         errors = _schema_and_example_errors(
             fields["schema"], fields.get("example"), "example" in fields
@@ -147,6 +158,7 @@ class EventTypeService:
         return created
 
     async def update(self, principal: Principal, name: str, body: Any) -> EventType:
+        _tenant_level(principal)
         fields = checked(PATCH_SCHEMA, body)
         current = await self._own(principal, name)
         schema = fields.get("schema", current.schema)

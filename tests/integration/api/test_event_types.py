@@ -224,3 +224,21 @@ async def test_a_type_stored_before_the_checks_is_refused_at_publish_not_run(
     assert fixed.status_code == 200, fixed.text
     again = await api.client.post(EVENTS, json={"type": "legacy.type", "data": {"v": "aa"}})
     assert again.status_code == 202, again.text
+
+
+async def test_an_application_reads_the_catalog_but_cannot_change_it(api: Api) -> None:
+    """The catalog is the tenant's: an app token that could PATCH a type to {"not": {}} or
+    deprecate it broke every other application's publishing of it."""
+    await create_rfp(api)
+    app_one = api.as_tenant("acme", app="app-1")
+    refused = [
+        await app_one.client.post(TYPES, json={"name": "orders.created", "schema": {}}),
+        await app_one.client.patch(f"{TYPES}/rfp.created", json={"schema": {"not": {}}}),
+        await app_one.client.delete(f"{TYPES}/rfp.created"),
+    ]
+    for answer in refused:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["type"].endswith(":forbidden")
+    assert (await app_one.client.get(f"{TYPES}/rfp.created")).json()["version"] == 1
+    published = await app_one.client.post(EVENTS, json={"type": "rfp.created", "data": RFP_EXAMPLE})
+    assert published.status_code == 202, published.text

@@ -29,8 +29,9 @@ def operations() -> list[tuple[str, str]]:
     ]
 
 
-async def owned(api: Api) -> dict[str, Any]:
-    """Resources of tenant acme, application app-1: one of each kind."""
+async def owned(api: Api, tenant: Api) -> dict[str, Any]:
+    """Resources of tenant acme, application app-1: one of each kind (the event type the
+    tenant's, written with ``tenant``'s token: an application cannot change the catalog)."""
     hook = await api.create(url="https://owner.example.com/secret-path", name="owner-hook")
     github = VENDORS["github"]
     inbound = (
@@ -45,7 +46,7 @@ async def owned(api: Api) -> dict[str, Any]:
         f"/api/v1/inbound/{inbound['id']}", content=body, headers=signed
     )
     schema = {"type": "object"}
-    kind = await api.client.post(
+    kind = await tenant.client.post(
         "/api/v1/event-types", json={"name": "owner.thing", "schema": schema}
     )
     assert kind.status_code == 201 and message.status_code == 202
@@ -68,7 +69,7 @@ def body_for(method: str, template: str) -> Any:
 @pytest.mark.parametrize("stranger", ["globex", "acme/app-2"])
 async def test_every_route_hides_another_owners_resources(api: Api, stranger: str) -> None:
     owner = api.as_tenant("acme", app="app-1")
-    ids = await owned(owner)
+    ids = await owned(owner, api.as_tenant("acme"))
     tenant, _, app = stranger.partition("/")
     other = api.as_tenant(tenant, app=app or None)
     tried = 0
