@@ -7,8 +7,11 @@ and inbound requests/s that ``POST /api/v1/inbound/{id}`` verifies, stores and p
                                            [--scenarios publish,inbound]
 
 ``inbound`` (the same wrk setup) POSTs a GitHub-signed request of the same size (the example
-event as the body, ``X-Hub-Signature-256`` over it, a new ``X-GitHub-Delivery`` on every
-request so none is a duplicate) to an inbound webhook; each accepted request is stored and
+event as the body with a number of its own, ``X-Hub-Signature-256`` over it, and a new
+``X-GitHub-Delivery``) to an inbound webhook. GitHub's delivery id is signed by nothing, so
+hookwire dedupes such requests by their body: every request carries a body it has not seen,
+drawn from a pool of signed bodies written before the run (the warm-up and the measured run
+take different parts of it); each accepted request is stored and
 published as ``inbound.received`` to the one outbound webhook, which delivers it meanwhile.
 Its ceiling is the same script against the receiver.
 
@@ -88,22 +91,31 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
 """
 INBOUND_LUA: Final = """\
--- written by bench/http_publish.py: POST one GitHub-signed request per request, each with a
--- delivery id of its own (run name, thread, counter), count unexpected statuses
+-- written by bench/http_publish.py: POST one GitHub-signed request per request, each a body of
+-- its own from the pool (signature, tab, body on each line) and a delivery id of its own (run
+-- name, thread, counter); count unexpected statuses
 wrk.method = "POST"
-wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-GitHub-Event"] = "push"
-wrk.headers["X-Hub-Signature-256"] = "{signature}"
+
+local pool = {{}}
+for line in io.lines("{pool}") do
+  local tab = line:find("\t", 1, true)
+  pool[#pool + 1] = {{line:sub(1, tab - 1), line:sub(tab + 1)}}
+end
 
 local sent = 0
 
 function request()
+  local first = (run == "wrk-warmup") and 0 or {measured_from}
+  local entry = pool[(first + sent * {threads} + tid - 1) % #pool + 1]
   sent = sent + 1
+  wrk.headers["X-Hub-Signature-256"] = entry[1]
   wrk.headers["X-GitHub-Delivery"] = run .. "-" .. tid .. "-" .. sent
-  return wrk.format()
+  return wrk.format(nil, nil, nil, entry[2])
 end
 """
+POOL_RATE: Final = 5_000  # requests/s the pool is sized for: more than any store reaches here
 LUA: Final = """\
 local threads = {{}}
 
@@ -166,15 +178,29 @@ def wrk_version(binary: str) -> str:
 INBOUND_SECRET: Final = "bench-github-secret-0123456789"
 
 
-def write_scripts(workdir: Path, token: str) -> dict[str, Path]:
+def write_pool(path: Path, seconds: float) -> int:
+    """Signed inbound bodies, one a line (``sha256=<hex>``, a tab, the body), enough for the
+    warm-up and then the measured run at POOL_RATE; where the measured run's part starts."""
+    warmup = int(WARMUP_S * POOL_RATE)
+    data = deliver.example_data()
+    with path.open("w", encoding="utf-8") as pool:
+        for n in range(warmup + int(seconds * POOL_RATE)):
+            body = orjson.dumps({"type": deliver.EVENT_TYPE, "n": n, "data": data})
+            digest = hmac.new(INBOUND_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            pool.write(f"sha256={digest}\t{body.decode()}\n")
+    return warmup
+
+
+def write_scripts(workdir: Path, token: str, seconds: float) -> dict[str, Path]:
     """The Lua script of each scenario, with the catalog example event as the body."""
     body = orjson.dumps({"type": deliver.EVENT_TYPE, "data": deliver.example_data()}).decode()
     if "]==]" in body or '"' in token:
         raise BenchError("the body or the token cannot be embedded in the Lua script")
-    digest = hmac.new(INBOUND_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+    pool = workdir / "inbound-pool.txt"
+    measured_from = write_pool(pool, seconds)
     heads = {
         "publish": PUBLISH_LUA.format(body=body, token=token),
-        "inbound": INBOUND_LUA.format(body=body, signature="sha256=" + digest),
+        "inbound": INBOUND_LUA.format(pool=pool, measured_from=measured_from, threads=THREADS),
     }
     scripts = {}
     for scenario, head in heads.items():
@@ -378,7 +404,7 @@ async def run(options: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="hw_bench_http_publish_") as tmp:
         keys = Keys()
         plan = Plan(Path(tmp), keys, 0, 0, (), 0.0, "aiohttp", receiver)
-        ctx = Context(plan, wrk, write_scripts(Path(tmp), keys.token()), seconds)
+        ctx = Context(plan, wrk, write_scripts(Path(tmp), keys.token(), seconds), seconds)
         try:
             for scenario in options.scenarios.split(","):
                 for store in ("ceiling", *stores):
