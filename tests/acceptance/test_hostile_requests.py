@@ -55,6 +55,7 @@ RECEIVER = "http://127.0.0.1:9/hooks"
 CLIENT_ERRORS = frozenset(range(400, 500))
 TOO_LARGE = frozenset({400, 431})  # a header section refused: 431, or uvicorn's plain 400
 _names = itertools.count()
+TABLE_PLUGIN = "hostile-requests-table"
 
 
 # --- the server under attack -------------------------------------------------------------
@@ -142,9 +143,13 @@ def target(
 
 @pytest.fixture(scope="session")
 def table(request: pytest.FixtureRequest) -> Table:
-    """The figures, printed in the terminal summary."""
-    printed = Table()
-    request.config.pluginmanager.register(printed, "hostile-requests-table")
+    """The figures, printed in the terminal summary (one table for every module that uses
+    this fixture)."""
+    manager = request.config.pluginmanager
+    printed = manager.get_plugin(TABLE_PLUGIN)
+    if not isinstance(printed, Table):
+        printed = Table()
+        manager.register(printed, TABLE_PLUGIN)
     return printed
 
 
@@ -591,96 +596,6 @@ async def inbound_deep_payload(t: Target) -> Pair:
 # --- the test --------------------------------------------------------------------------------
 
 
-# --- found by the review of the fixes above (each stalled 1-8 s before its fix) -----------
-
-
-def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
-    """``levels`` subschemas kept under ``holder``, each applying the next twice to one value."""
-    chain: dict[str, Any] = {}
-    for i in range(levels):
-        following = f"#/{holder}/d{i + 1}"
-        chain[f"d{i}"] = (
-            {"anyOf": [{"$ref": following, "type": "string"}, {"$ref": following}]}
-            if i < levels - 1
-            else {"type": "string"}
-        )
-    return {holder: chain, "$ref": f"#/{holder}/d0"}
-
-
-@case
-async def chain_under_unknown_keyword(t: Target) -> Pair:
-    """16 levels of anyOf-of-two-$refs kept under ``x`` (a $ref reaches anything; the cost
-    check looked under $defs only): 65,536 applications to the number 5 (2.1 s)."""
-    return await publishing(t, doubling_chain("x", 16), (5, "s"), CLIENT_ERRORS | {202})
-
-
-@case
-async def chain_under_definitions(t: Target) -> Pair:
-    """The same chain under draft 7's ``definitions``."""
-    return await publishing(t, doubling_chain("definitions", 16), (5, "s"), CLIENT_ERRORS | {202})
-
-
-@case
-async def required_errors(t: Target) -> Pair:
-    """20,000 required names and ten empty objects: 200,000 errors built before the first was
-    read (2.3 s, 250 MB). Twin: ten numbers (required ignores them)."""
-    schema = {"type": "array", "items": {"required": [f"k{i}" for i in range(20_000)]}}
-    return await publishing(t, schema, ([{}] * 10, [0] * 10), CLIENT_ERRORS)
-
-
-@case
-async def enum_errors(t: Target) -> Pair:
-    """An enum of 10,000 strings applied ten times by $ref, and 400 zeros: 4,000 errors each
-    carrying the options into Python (4.3 s). Twin: 400 valid values."""
-    enum = {"enum": [f"v{i:06d}" for i in range(10_000)]}
-    schema = {"$defs": {"e": enum}, "type": "array",
-              "items": {"allOf": [{"$ref": "#/$defs/e"}] * 10}}  # fmt: skip
-    return await publishing(t, schema, ([0] * 400, ["v000001"] * 400), CLIENT_ERRORS | {202})
-
-
-@case
-async def format_checks(t: Target) -> Pair:
-    """250 ``format: uri`` per item (a Python function each) and 10,000 valid items: 2.2 s for
-    a 202. Twin: 10,000 numbers (format does not apply)."""
-    schema = {"items": {"allOf": [{"format": "uri"}] * 250}}
-    return await publishing(t, schema, (["a:b"] * 10_000, [12345] * 10_000), {202})
-
-
-@case
-async def word_boundaries(t: Target) -> Pair:
-    r"""200 ``\b(?:\w+\s){1,5}\bz`` per item over 40 strings of "é " (1.7 s). Twin: ASCII."""
-    schema = {"items": {"allOf": [{"pattern": r"\b(?:\w+\s){1,5}\bz"}] * 200}}
-    return await publishing(t, schema, (["é " * 1000] * 40, ["ab " * 1000] * 40), CLIENT_ERRORS)
-
-
-@case
-async def hidden_patterns(t: Target) -> Pair:
-    """4,000 patterns under ``x``, reached by $ref (they counted as none of the 64 allowed),
-    tried on 1,000 strings: 2.4 s, and 80 MB in the validator cache per such type."""
-    patterns = [{"pattern": f"^(?:[a-z]{{1,8}}[0-9]{{1,4}}){{1,12}}q{i}$"} for i in range(4000)]
-    schema = {"x": {"anyOf": [*patterns, True]}, "type": "array", "items": {"$ref": "#/x"}}
-    data = ["abc123" * 5] * 1000, ["1234567890123456789012345678"] * 1000
-    return await publishing(t, schema, data, CLIENT_ERRORS | {202})
-
-
-@case
-async def repeated_anchors(t: Target) -> Pair:
-    """5,500 ``$anchor: a`` and 5,500 ``$ref: #a`` (245 KB): 30 million edges walked before
-    the analysis counted its work (3.9 s, then a 422). Twin: the same keys with ``title``."""
-    hostile_properties: dict[str, Any] = {f"{i}": {"$anchor": "a"} for i in range(5500)}
-    hostile_properties.update({f"r{i}": {"$ref": "#a"} for i in range(5500)})
-    twin_properties = {key: {"title": "a"} for key in hostile_properties}
-
-    def build(n: int) -> tuple[RawRequest, RawRequest]:
-        hostile, twin = same_size(
-            {"name": f"hostile.t{next(_names)}", "schema": {"properties": hostile_properties}},
-            {"name": f"hostile.t{next(_names)}", "schema": {"properties": twin_properties}},
-        )
-        return t.request("POST", EVENT_TYPES, hostile), t.request("POST", EVENT_TYPES, twin)
-
-    return Pair(build, frozenset({201, 422}))
-
-
 def _statuses(runs: Runs) -> str:
     return "/".join(label(s) for s in sorted(set(runs.statuses())))
 
@@ -721,7 +636,11 @@ async def test_no_request_stalls_the_event_loop(target: Target, table: Table, na
     """The case's hostile request stalls /healthz no longer than its twin (plus
     ``ALLOWANCE_S``), gets an expected answer of at most 100 KB, and the server still answers
     afterwards."""
-    pair = await CASES[name](target)
+    await check(target, table, name, await CASES[name](target))
+
+
+async def check(target: Target, table: Table, name: str, pair: Pair) -> None:
+    """Measure ``pair`` on ``target`` (twin first), add its row, and fail on any fault."""
     hostile, twin = pair.build(0)
     sizes = [len(r.encode("h")) for r in (hostile, twin)]
     assert abs(sizes[0] - sizes[1]) <= max(sizes) // 100, f"twin not the same size: {sizes}"

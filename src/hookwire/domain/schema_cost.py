@@ -20,9 +20,10 @@ exceeds :data:`MAX_WORK_PER_VALUE` is refused; a cycle of ``$ref`` that never de
 data (infinite recursion for a naive validator) is refused. The work of validating a document
 is then at most linear in its size: its values times the bound.
 
-The same walk bounds how many errors one value can produce (each missing ``required`` name
-is one, and an error carries its ``enum``): ``validation`` lists a document's errors only
-when its values times that bound stay small, since building an error costs microseconds.
+The same walk bounds how many errors one value can produce, and what they carry (each missing
+``required`` name is one error; a ``not`` carries its subschema, an ``enum`` its options):
+``validation`` lists a document's errors only when its values times that bound stay small,
+since building an error costs microseconds, and more for what it carries.
 
 Pure: no I/O. The graph comes from ``schema_graph``.
 """
@@ -31,34 +32,34 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
-
-import orjson
 
 from hookwire.domain.schema_graph import (
     ANY_KEY,
     ITEM,
     KEY_NAME,
-    Path,
+    Label,
     SchemaGraph,
     SchemaRefused,
 )
 
 MAX_WORK_PER_VALUE: Final = 256  # weighted subschema applications to any one value
 MAX_DEPTH: Final = 256  # deeper than any document hookwire accepts (254 levels)
-_OPTIONS_PER_UNIT: Final = 64  # enum options an error carries for the cost of one error
 PATTERN_WEIGHT: Final = 3
-FORMAT_WEIGHT: Final = 63
+FORMAT_WEIGHT: Final = 127
+CARRIED_BYTES_PER_ERROR: Final = 512  # what an error carries costs as much as an error
 
-Counts = dict[Path, int]  # walks from the root reaching each subschema, at one value
-Level = dict[frozenset[tuple[Path, int]], Counts]
+_OTHER: Final = Label("other member")
+Counts = dict[int, int]  # walks from the root reaching each subschema (by number), at a value
+Level = dict[frozenset[tuple[int, int]], Counts]
 
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """The most a schema makes one value cost: weighted ``work`` and ``errors``."""
+    """The most a schema makes one value cost: weighted ``work``, and ``errors`` (in errors of
+    the plain kind, what they carry counted)."""
 
     work: int
     errors: int
@@ -68,21 +69,26 @@ def check_cost(graph: SchemaGraph) -> Cost:
     """The schema's cost per value; SchemaRefused when its work can exceed
     MAX_WORK_PER_VALUE at some value of some document, or it recurses without descending
     into the data."""
-    rank = {node: index for index, node in enumerate(_same_value_order(graph))}
-    level = _distinct([_close(graph, rank, {(): 1})])
+    sizes = _sizes(graph.nodes[0])
+    works = [work_weight(node) for node in graph.nodes]
+    errors_of = [error_weight(node, sizes) for node in graph.nodes]
+    graph.spend(len(graph.nodes))
+    rank = _same_value_order(graph)
+    level = _distinct([_close(graph, rank, {0: 1})])
     work = errors = 0
     for depth in range(MAX_DEPTH):
         for counts in level.values():
-            here = _weighed(graph, counts, work_weight)
+            here = sum(count * works[node] for node, count in counts.items())
             if here > MAX_WORK_PER_VALUE:
                 raise SchemaRefused(
-                    max(counts, key=lambda p: counts[p]),
+                    graph.path(max(counts, key=lambda n: counts[n])),
                     f"applies more than {MAX_WORK_PER_VALUE} subschemas to one value {depth} "
                     "levels deep (applicators such as anyOf, allOf and $ref multiply each "
-                    "other's work; a pattern counts 4, a format 64); simplify it",
+                    "other's work; a pattern counts 4, a format 128); simplify it",
                 )
             work = max(work, here)
-            errors = max(errors, _weighed(graph, counts, error_weight))
+            errors = max(errors, sum(count * errors_of[n] for n, count in counts.items()))
+            graph.spend(len(counts))
         following = _next_level(graph, rank, level.values())
         if not following or following.keys() == level.keys():
             break  # no deeper value is reached, or every deeper level costs the same
@@ -92,55 +98,80 @@ def check_cost(graph: SchemaGraph) -> Cost:
 
 def work_weight(node: Any) -> int:
     """What applying ``node`` costs, in keyword checks of the cheap kind (a few nanoseconds in
-    jsonschema-rs): a regular expression costs 4 (about 30 ns measured), a format 64 (the
-    four enforced ones are Python functions, about a microsecond each)."""
+    jsonschema-rs): a regular expression costs 4 (about 30 ns measured), a format 128 (the
+    four enforced ones are Python functions, about a microsecond each: two per value at most)."""
     if not isinstance(node, dict):
         return 1
-    patterns = len(node.get("patternProperties") or ()) + isinstance(node.get("pattern"), str)
+    patterned = node.get("patternProperties")
+    patterns = len(patterned) if isinstance(patterned, dict) else 0
+    patterns += isinstance(node.get("pattern"), str)
     return 1 + PATTERN_WEIGHT * patterns + FORMAT_WEIGHT * ("format" in node)
 
 
-def error_weight(node: Any) -> int:
+def error_weight(node: Any, sizes: dict[int, int]) -> int:
     """How many errors ``node`` can report at one value, in errors of the plain kind: one per
-    missing ``required`` or depended-on name, more for an ``enum`` or ``const`` it carries."""
+    keyword, one per missing ``required`` or depended-on name, and one per
+    CARRIED_BYTES_PER_ERROR of what its errors carry (a ``not`` its subschema, an ``enum``
+    its options, a ``const`` its value, a name itself)."""
     if not isinstance(node, dict):
         return 1
     names = _length(node.get("required"))
+    carried = sum(_size(node.get(key), sizes) for key in ("required", "enum", "const", "not"))
     for key in ("dependentRequired", "dependencies"):
         groups = node.get(key)
-        names += sum(map(_length, groups.values())) if isinstance(groups, dict) else 0
-    carried = _length(node.get("enum")) // _OPTIONS_PER_UNIT
-    if "const" in node:
-        carried += len(orjson.dumps(node["const"])) // 1024
-    return len(node) + names + carried
+        for group in groups.values() if isinstance(groups, dict) else ():
+            names += _length(group)
+            carried += _size(group, sizes) if isinstance(group, list) else 0
+    return len(node) + names + carried // CARRIED_BYTES_PER_ERROR
 
 
 def _length(value: Any) -> int:
     return len(value) if isinstance(value, list) else 0
 
 
-def _weighed(graph: SchemaGraph, counts: Counts, weight: Callable[[Any], int]) -> int:
-    return sum(count * weight(graph.nodes.get(node)) for node, count in counts.items())
+def _size(value: Any, sizes: dict[int, int]) -> int:
+    if isinstance(value, dict | list):
+        return sizes.get(id(value), 0)
+    return len(value) if isinstance(value, str) else 8 if value is not None else 0
+
+
+def _sizes(document: Any) -> dict[int, int]:
+    """About how many bytes of JSON each object and array of ``document`` is (by ``id``), in
+    one pass: a subschema's size is asked for once per keyword that carries it."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(document, False)]
+    while stack:
+        value, done = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        members = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        if done:
+            keys = sum(len(str(k)) + 4 for k, _ in members) if isinstance(value, dict) else 0
+            sizes[id(value)] = 2 + keys + sum(_size(v, sizes) + 1 for _, v in members)
+        else:
+            stack.append((value, True))
+            stack.extend((v, False) for _, v in members)
+    return sizes
 
 
 def _distinct(counts: Iterable[Counts]) -> Level:
     return {frozenset(c.items()): c for c in counts}
 
 
-def _next_level(graph: SchemaGraph, rank: dict[Path, int], level: Iterable[Counts]) -> Level:
+def _next_level(graph: SchemaGraph, rank: list[int], level: Iterable[Counts]) -> Level:
     """The distinct walk counts one level deeper, one per kind of child of each."""
     return _distinct(child for counts in level for child in _children(graph, rank, counts))
 
 
-def _same_value_order(graph: SchemaGraph) -> list[Path]:
-    """The subschemas in an order where each comes before those it applies to the same
+def _same_value_order(graph: SchemaGraph) -> list[int]:
+    """Each subschema's place in an order where it comes before those it applies to the same
     value; a cycle (a $ref loop that never descends into the data) is refused."""
-    state: dict[Path, int] = {}  # 1: on the current path, 2: done
-    order: list[Path] = []
-    for start in graph.nodes:
-        if start in state:
+    state = [0] * len(graph.nodes)  # 1: on the current path, 2: done
+    order: list[int] = []
+    for start in range(len(graph.nodes)):
+        if state[start]:
             continue
-        stack: list[tuple[Path, Iterator[Path]]] = [(start, iter(graph.same.get(start, ())))]
+        stack: list[tuple[int, Iterator[int]]] = [(start, iter(graph.same[start]))]
         state[start] = 1
         while stack:
             node, targets = stack[-1]
@@ -149,49 +180,54 @@ def _same_value_order(graph: SchemaGraph) -> list[Path]:
                 stack.pop()
                 state[node] = 2
                 order.append(node)
-            elif state.get(target) == 1:
+            elif state[target] == 1:
                 raise SchemaRefused(
-                    target, "refers to itself without descending into the data (a $ref loop)"
+                    graph.path(target),
+                    "refers to itself without descending into the data (a $ref loop)",
                 )
-            elif target not in state:
+            elif not state[target]:
                 state[target] = 1
-                stack.append((target, iter(graph.same.get(target, ()))))
-    order.reverse()
-    return order
+                stack.append((target, iter(graph.same[target])))
+        graph.spend(1)
+    rank = [0] * len(graph.nodes)
+    for place, node in enumerate(reversed(order)):
+        rank[node] = place
+    return rank
 
 
-def _close(graph: SchemaGraph, rank: dict[Path, int], seeds: dict[Path, int]) -> dict[Path, int]:
+def _close(graph: SchemaGraph, rank: list[int], seeds: Counts) -> Counts:
     """``seeds`` plus every walk from them through same-value edges, counted (capped, so that
     numbers stay small), visiting only what the seeds reach, each after all its sources."""
     closed = dict(seeds)
     queue = [(rank[node], node) for node in seeds]
     heapq.heapify(queue)
-    done: set[Path] = set()
+    done: set[int] = set()
     while queue:
         _, node = heapq.heappop(queue)
         if node in done:
             continue
         done.add(node)
-        graph.spend(1 + len(graph.same.get(node, ())))
-        for target in graph.same.get(node, ()):
+        graph.spend(1 + len(graph.same[node]))
+        for target in graph.same[node]:
             closed[target] = min(closed.get(target, 0) + closed[node], MAX_WORK_PER_VALUE + 1)
             heapq.heappush(queue, (rank[target], target))
     return closed
 
 
-def _children(graph: SchemaGraph, rank: dict[Path, int], counts: Counts) -> Iterator[Counts]:
+def _children(graph: SchemaGraph, rank: list[int], counts: Counts) -> Iterator[Counts]:
     """The walks that reach one child value, for each kind of child (a property name, any
-    other key, an item, a key as a string): walks for different children never add up."""
-    by_label: dict[str, dict[Path, int]] = defaultdict(lambda: defaultdict(int))
+    other key, an item, a member name as a string): walks for different children never add
+    up. A ``*`` edge (patternProperties, additionalProperties) reaches every member."""
+    by_label: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for source, count in counts.items():
-        edges = graph.child.get(source, ())
+        edges = graph.child[source]
         graph.spend(len(edges))
         for target, label in edges:
             by_label[label][target] += count
     wildcard = by_label.pop(ANY_KEY, {})
-    by_label.setdefault("", {})  # a key no "properties" names: the wildcard edges alone
+    by_label.setdefault(_OTHER, {})  # a member no "properties" names: the wildcard edges alone
     for label, seeds in by_label.items():
-        if label not in (ITEM, KEY_NAME):
+        if label is not ITEM and label is not KEY_NAME:
             seeds = {t: seeds.get(t, 0) + wildcard.get(t, 0) for t in {*seeds, *wildcard}}
         if seeds:
             yield _close(graph, rank, seeds)

@@ -1,25 +1,26 @@
 """The subschemas of a JSON Schema that a validator can apply, and how they apply to a value.
 
-A validator applies the root, what the applicators under it name (``allOf``, ``properties``,
-``items``…), ``$defs`` and ``definitions`` when a reference reaches them, and whatever a local
-``$ref`` points at: jsonschema-rs resolves any JSON pointer, so a subschema kept under an
-unknown keyword, or under ``default``, is applied as soon as something refers to it. This
-module finds exactly those, as a graph: same-value edges (one subschema applies another to the
-same value) and child edges (to a member or an item, labelled). ``schema_cost`` bounds the work
-the graph can make, and ``validation`` reads patterns and ``nullable`` from its nodes only.
+A validator applies the root, the subschemas its applicators name (``allOf``, ``properties``,
+``items``…), and what a ``$ref`` points at. The meta-schema checks every subschema written at
+those places and under ``$defs`` and ``definitions``; it checks nothing under other keys, where
+jsonschema-rs would still apply whatever a ``$ref`` reaches, in forms the meta-schema forbids
+(draft 7's ``items: [...]``, ``additionalItems``). So a reference must name one of those checked
+places, and the graph holds exactly them: same-value edges (one subschema applies another to
+the same value) and child edges (to a member or an item, labelled). ``schema_cost`` bounds the
+work the graph can make; ``validation`` reads patterns and ``nullable`` from its nodes.
 
 The rules a tenant's schema must follow to be read at all are checked here, each a
-:class:`SchemaRefused` at the subschema at fault: references stay inside the schema (``#``,
-``#/pointer``, ``#anchor``) and name something that exists; ``$id`` only at the root (one
-resource, so references mean one thing); every ``$anchor`` and ``$dynamicAnchor`` name once.
-Reading a schema costs at most :data:`MAX_WORK` steps, whatever its shape.
+:class:`SchemaRefused` at the subschema at fault: at most :data:`MAX_SUBSCHEMAS`; references
+inside the schema (``#``, ``#/pointer``, ``#anchor``), decoded as jsonschema-rs decodes them
+(percent-escapes first, then ``/`` and ``~``), naming a checked subschema; ``$id`` only at the
+root; each ``$anchor`` and ``$dynamicAnchor`` name once. Nodes are numbered, so the analysis
+never hashes a path: a schema costs a bounded number of steps, whatever its shape.
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -27,16 +28,34 @@ from urllib.parse import unquote
 
 from hookwire.domain.digits import ascii_int
 
-MAX_WORK: Final = 50_000  # nodes, edges and analysis steps, at most (about 50 ms)
-SAME_VALUE_ONE: Final = ("not", "if", "then", "else")
-SAME_VALUE_MANY: Final = ("allOf", "anyOf", "oneOf")
+MAX_SUBSCHEMAS: Final = 2_000  # a large HRIS model has a few hundred
+MAX_WORK: Final = 25_000  # steps of reading and analysing one schema (about 25 ms at most)
+_SAME_VALUE_ONE: Final = ("not", "if", "then", "else")
+_SAME_VALUE_MANY: Final = ("allOf", "anyOf", "oneOf")
 _KEYED_SAME_VALUE: Final = ("dependentSchemas", "dependencies")  # jsonschema-rs applies both
-_CONTAINERS: Final = ("$defs", "definitions")  # subschemas that only references reach
-ANY_KEY: Final = "*"  # patternProperties, additionalProperties, unevaluatedProperties
-ITEM: Final = "[]"  # items, prefixItems, contains, unevaluatedItems
-KEY_NAME: Final = "#"  # propertyNames: applied to each member name, as a string
+_CONTAINERS: Final = ("$defs", "definitions")  # checked by the meta-schema, reached by $ref
+_ONE_CHILD: Final = ("items", "contains", "unevaluatedItems")
+_ANY_KEY_CHILD: Final = ("additionalProperties", "unevaluatedProperties")
 
 Path = tuple[str | int, ...]
+
+
+class Label:
+    """A child edge's label that no property name can equal."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+ANY_KEY: Final = Label("any key")  # patternProperties, additionalProperties, unevaluated…
+ITEM: Final = Label("item")  # items, prefixItems, contains, unevaluatedItems
+KEY_NAME: Final = Label("member name")  # propertyNames: applied to each name, as a string
+ChildLabel = str | Label
 
 
 class SchemaRefused(ValueError):
@@ -49,12 +68,14 @@ class SchemaRefused(ValueError):
 
 @dataclass(slots=True)
 class SchemaGraph:
-    """Every subschema that can be applied (``nodes``, by path), the same-value edges
-    (``same``) and the child edges with their labels (``child``), both by source."""
+    """Every subschema that can be applied, numbered: ``nodes[i]``, where it is
+    (:meth:`path`), its same-value edges ``same[i]`` and child edges ``child[i]``."""
 
-    nodes: dict[Path, Any] = field(default_factory=dict)
-    same: dict[Path, list[Path]] = field(default_factory=lambda: defaultdict(list))
-    child: dict[Path, list[tuple[Path, str]]] = field(default_factory=lambda: defaultdict(list))
+    nodes: list[Any] = field(default_factory=list)
+    same: list[list[int]] = field(default_factory=list)
+    child: list[list[tuple[int, ChildLabel]]] = field(default_factory=list)
+    _parent: list[tuple[int, Path]] = field(default_factory=list)
+    _slots: dict[tuple[int, Any], int] = field(default_factory=dict)
     work: int = 0  # steps spent on this schema so far, reading it and analysing it
 
     def spend(self, steps: int) -> None:
@@ -62,33 +83,77 @@ class SchemaGraph:
         if self.work > MAX_WORK:
             raise SchemaRefused((), "is too large and too recursive to check; simplify it")
 
+    def path(self, node: int) -> Path:
+        """Where node ``node`` is in the schema."""
+        parts: list[Path] = []
+        while node > 0:
+            node, step = self._parent[node]
+            parts.append(step)
+        return tuple(part for step in reversed(parts) for part in step)
+
+    def numbered(self, container: Any, key: Any) -> int | None:
+        """The number of the subschema at ``container[key]``, if it is one."""
+        return self._slots.get((id(container), key))
+
+    def node_at(self, container: Any, key: Any, value: Any, parent: int, step: Path) -> int:
+        """The number of the subschema ``value`` held at ``container[key]``, given one if new
+        (``parent`` and ``step`` say where it is)."""
+        slot = (id(container), key)
+        found = self._slots.get(slot)
+        if found is None:
+            found = len(self.nodes)
+            if found >= MAX_SUBSCHEMAS:
+                raise SchemaRefused((), f"holds more than {MAX_SUBSCHEMAS} subschemas")
+            self._slots[slot] = found
+            self.nodes.append(value)
+            self.same.append([])
+            self.child.append([])
+            self._parent.append((parent, step))
+        return found
+
 
 def schema_graph(schema: Any) -> SchemaGraph:
     """The graph of ``schema``, or SchemaRefused."""
     graph = SchemaGraph()
-    anchors = _anchors(schema)
-    stack: list[tuple[Path, Any]] = [((), schema)]
-    stack += [((key, name), item) for key in _CONTAINERS for name, item in _entries(schema, key)]
-    while stack:
-        path, node = stack.pop()
-        if path in graph.nodes:
+    pending = [graph.node_at(None, None, schema, 0, ())]
+    references: list[tuple[int, str]] = []
+    anchors: dict[str, int] = {}
+    declared: set[tuple[str, str]] = set()
+    seen: set[int] = set()
+    while pending:
+        number = pending.pop()
+        if number in seen:
             continue
-        graph.nodes[path] = node
-        graph.spend(1)
+        seen.add(number)
+        node = graph.nodes[number]
         if not isinstance(node, dict):
             continue
-        if "$id" in node and path != ():
-            raise SchemaRefused((*path, "$id"), "is only allowed at the schema's root")
-        graph.same[path].extend(_same_value_targets(node, path))
-        graph.child[path].extend(_child_targets(node, path))
-        for key in ("$ref", "$dynamicRef"):
-            if key in node:
-                for target in _resolve(node[key], schema, anchors, (*path, key)):
-                    graph.same[path].append(target)
-                    stack.append((target, _at(schema, target)))
-        graph.spend(len(graph.same[path]) + len(graph.child[path]))
-        stack.extend(_members(path, node))
+        graph.spend(1 + len(node))
+        _check_node(graph, number, node, anchors, declared)
+        references += [(number, key) for key in ("$ref", "$dynamicRef") if key in node]
+        pending += _link(graph, number, node)
+    for number, key in references:
+        target = _resolve(graph, schema, graph.nodes[number][key], anchors, number, key)
+        graph.same[number].append(target)
     return graph
+
+
+def _check_node(
+    graph: SchemaGraph,
+    number: int,
+    node: dict[str, Any],
+    anchors: dict[str, int],
+    declared: set[tuple[str, str]],
+) -> None:
+    if "$id" in node and number != 0:
+        raise SchemaRefused((*graph.path(number), "$id"), "is only allowed at the schema's root")
+    for key in ("$anchor", "$dynamicAnchor"):
+        name = node.get(key)
+        if isinstance(name, str):
+            if (key, name) in declared:
+                raise SchemaRefused((*graph.path(number), key), f"names {name!r} a second time")
+            declared.add((key, name))
+            anchors.setdefault(name, number)
 
 
 def _entries(node: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -96,102 +161,84 @@ def _entries(node: Any, key: str) -> Iterator[tuple[str, Any]]:
     yield from (value.items() if isinstance(value, dict) else ())
 
 
-def _members(path: Path, node: dict[str, Any]) -> Iterator[tuple[Path, Any]]:
-    """The subschemas written directly under ``node`` that it applies."""
-    for key, value in node.items():
-        if key in SAME_VALUE_MANY or key == "prefixItems":
-            for index, item in enumerate(value if isinstance(value, list) else []):
-                yield (*path, key, index), item
-        elif key in ("properties", "patternProperties", *_KEYED_SAME_VALUE, *_CONTAINERS):
-            for name, item in _entries(node, key):
-                if isinstance(item, dict | bool):  # dependencies: ["b"] is a requirement
-                    yield (*path, key, name), item
-        elif key in (*SAME_VALUE_ONE, "items", "contains", "additionalProperties",
-                     "unevaluatedProperties", "unevaluatedItems", "propertyNames"):  # fmt: skip
-            yield (*path, key), value
+_SAME = Label("same value")  # an edge to a subschema applied to the same value
+_NONE = Label("no edge")  # a subschema that only a reference reaches ($defs)
 
 
-def _same_value_targets(node: dict[str, Any], path: Path) -> Iterator[Path]:
-    for key in SAME_VALUE_MANY:
-        for index in range(len(node.get(key) or ())):
-            yield (*path, key, index)
-    for key in SAME_VALUE_ONE:
-        if key in node:
-            yield (*path, key)
-    for key in _KEYED_SAME_VALUE:
-        for name, item in _entries(node, key):
-            if isinstance(item, dict | bool):
-                yield (*path, key, name)
-
-
-def _child_targets(node: dict[str, Any], path: Path) -> Iterator[tuple[Path, str]]:
-    for name, _ in _entries(node, "properties"):
-        yield (*path, "properties", name), name
-    for name, _ in _entries(node, "patternProperties"):
-        yield (*path, "patternProperties", name), ANY_KEY
-    for key in ("additionalProperties", "unevaluatedProperties"):
-        if key in node:
-            yield (*path, key), ANY_KEY
-    for index in range(len(node.get("prefixItems") or ())):
-        yield (*path, "prefixItems", index), ITEM
-    for key in ("items", "contains", "unevaluatedItems"):
-        if key in node:
-            yield (*path, key), ITEM
-    if "propertyNames" in node:
-        yield (*path, "propertyNames"), KEY_NAME
-
-
-def _anchors(schema: Any) -> dict[str, list[Path]]:
-    """Every ``$anchor`` and ``$dynamicAnchor`` of the document, wherever it is (a reference
-    may reach any of them), each name at most once per keyword."""
-    found: dict[str, list[Path]] = defaultdict(list)
-    seen: set[tuple[str, str]] = set()
-    stack: list[tuple[Path, Any]] = [((), schema)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            for key in ("$anchor", "$dynamicAnchor"):
-                name = node.get(key)
-                if isinstance(name, str):
-                    if (key, name) in seen:
-                        raise SchemaRefused((*path, key), f"names {name!r} a second time")
-                    seen.add((key, name))
-                    found[name].append(path)
-            stack.extend(((*path, k), v) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend(((*path, i), v) for i, v in enumerate(node))
+def _link(graph: SchemaGraph, number: int, node: dict[str, Any]) -> list[int]:
+    """Number the subschemas written under ``node`` and add its edges to them; their numbers."""
+    found: list[int] = []
+    for container, key, step, edge in _members(node):
+        target = graph.node_at(container, key, container[key], number, step)
+        found.append(target)
+        if edge is _SAME:
+            graph.same[number].append(target)
+        elif edge is not _NONE:
+            graph.child[number].append((target, edge))
+    graph.spend(len(found))
     return found
 
 
-def _resolve(ref: Any, root: Any, anchors: dict[str, list[Path]], at: Path) -> list[Path]:
-    """The paths a local reference names (``#``, ``#/json/pointer`` or ``#anchor``)."""
+def _members(node: dict[str, Any]) -> Iterator[tuple[Any, Any, Path, ChildLabel]]:
+    """(container, key, step from ``node``, edge) of every subschema written under ``node``."""
+    for key, value in node.items():
+        if key in _SAME_VALUE_MANY or key == "prefixItems":
+            edge = ITEM if key == "prefixItems" else _SAME
+            for index in range(len(value) if isinstance(value, list) else 0):
+                yield value, index, (key, index), edge
+        elif key in _SAME_VALUE_ONE:
+            yield node, key, (key,), _SAME
+        elif key in _ONE_CHILD or key in _ANY_KEY_CHILD or key == "propertyNames":
+            yield node, key, (key,), _one_label(key)
+        elif key in ("properties", "patternProperties", *_KEYED_SAME_VALUE, *_CONTAINERS):
+            for name, item in _entries(node, key):
+                if isinstance(item, dict | bool):  # dependencies: ["b"] is a requirement
+                    yield value, name, (key, name), _keyed_edge(key, name)
+
+
+def _one_label(key: str) -> ChildLabel:
+    if key == "propertyNames":
+        return KEY_NAME
+    return ITEM if key in _ONE_CHILD else ANY_KEY
+
+
+def _keyed_edge(key: str, name: str) -> ChildLabel:
+    if key == "properties":
+        return name
+    if key == "patternProperties":
+        return ANY_KEY
+    return _NONE if key in _CONTAINERS else _SAME
+
+
+def _resolve(
+    graph: SchemaGraph, root: Any, ref: Any, anchors: dict[str, int], at: int, key: str
+) -> int:
+    """The node a local reference names (``#``, ``#/json/pointer`` or ``#anchor``)."""
+    where = (*graph.path(at), key)
     if not isinstance(ref, str) or not ref.startswith("#"):
-        raise SchemaRefused(at, "only references within the schema (#...) are allowed")
-    fragment = ref[1:]
+        raise SchemaRefused(where, "only references within the schema (#...) are allowed")
+    fragment = unquote(ref[1:])  # as jsonschema-rs reads it: escapes first, then tokens
     if fragment and not fragment.startswith("/"):
         if fragment in anchors:
             return anchors[fragment]
-        raise SchemaRefused(at, f"names no anchor of this schema: {ref[:100]}")
-    path: list[str | int] = []
-    node = root
+        raise SchemaRefused(where, f"names no anchor of this schema: {ref[:100]}")
+    container: Any = None
+    token: Any = None
+    node: Any = root
     for raw in fragment.split("/")[1:]:
-        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        part = raw.replace("~1", "/").replace("~0", "~")
         index = ascii_int(part) if isinstance(node, list) else None
         if index is not None and index < len(node):
-            path.append(index)
-            node = node[index]
+            container, token, node = node, index, node[index]
         elif isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
+            container, token, node = node, part, node[part]
         else:
-            raise SchemaRefused(at, f"points at nothing in this schema: {ref[:100]}")
-    if not isinstance(node, dict | bool):
-        raise SchemaRefused(at, f"points at something that is not a schema: {ref[:100]}")
-    return [tuple(path)]
-
-
-def _at(root: Any, path: Path) -> Any:
-    node = root
-    for part in path:
-        node = node[part]
-    return node
+            raise SchemaRefused(where, f"points at nothing in this schema: {ref[:100]}")
+    found = graph.numbered(container, token)
+    if found is None or graph.nodes[found] is not node:
+        raise SchemaRefused(
+            where,
+            f"points at {ref[:100]}, which is not a subschema hookwire checks: refer to the "
+            "root, to $defs, or to a schema under an applicator",
+        )
+    return found

@@ -43,10 +43,22 @@ PATTERN_SIZE: Final = 64 * 1024  # bytes of one compiled pattern: compiles in un
 MAX_PATTERNS: Final = 64  # distinct patterns in one schema
 MAX_ERRORS: Final = 100  # errors reported for one document
 DETAIL_BUDGET: Final = 4_000  # values x the errors one value can produce, to list them all
-DETAILED_DEPTH: Final = 32  # a deeper document is reported by its first error only
+DETAILED_DEPTH: Final = 32  # a deeper document is not listed error by error
+WORK_BUDGET: Final = 8_000_000  # values x the work one value can cost (~50 ms at most)
+CHEAP_WORK: Final = 60  # below this per value, 256 KB of data is within WORK_BUDGET anyway
+NODE_BYTES: Final = 1024  # what a compiled subschema holds, about (600-800 measured)
+MAX_POINTER: Final = 1024  # characters of a reported pointer (a member name can be 200 KB)
 _UNDETAILED: Final = (
     "the document is too large or too deep for every error against this schema to be listed "
     "cheaply: only its first error is shown"
+)
+_INVALID: Final = (
+    "does not match its type's schema; the document is too large or too deep for its errors "
+    "to be listed cheaply against this schema (its anyOf/oneOf errors carry every branch's)"
+)
+_TOO_COSTLY: Final = (
+    "is too large to check against its type's schema, which applies up to that many checks "
+    "to each value: send less data in one event, or simplify the schema"
 )
 MAX_MESSAGE: Final = 300  # characters of one error's message
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -134,18 +146,23 @@ FORMATS: Final = {"email": _is_email, "uri": _is_uri, "date-time": _is_date_time
 
 class Compiled:
     """A schema read (``schema_graph``), bounded (``schema_cost``) and compiled: its cost per
-    value, and how many patterns it holds (what it costs to keep: each compiled pattern may
-    take up to PATTERN_SIZE bytes). SchemaRefused or jsonschema_rs.ValidationError when the
-    schema cannot be used; :func:`tenant_schema` turns both into a 422."""
+    value, and what keeping it costs (``footprint``, in bytes: every subschema, and every
+    pattern up to PATTERN_SIZE compiled plus as much of lazy DFA). SchemaRefused or
+    jsonschema_rs.ValidationError when the schema cannot be used; :func:`tenant_schema` turns
+    both into a 422."""
 
     def __init__(self, schema: Any) -> None:
         prepared = orjson.loads(orjson.dumps(schema))  # a copy, adjusted below
         graph = schema_graph(prepared)
-        _adjust(graph.nodes.values())
-        self.patterns = len(_patterns(graph.nodes.values()))
+        _adjust(graph.nodes)
+        self.patterns = len(_patterns(graph.nodes))
         if self.patterns > MAX_PATTERNS:
             raise SchemaRefused((), f"holds {self.patterns} patterns; at most {MAX_PATTERNS}")
         self.cost = check_cost(graph)
+        self.footprint = len(graph.nodes) * NODE_BYTES + self.patterns * 2 * PATTERN_SIZE
+        self._contexts = any(
+            isinstance(node, dict) and ("anyOf" in node or "oneOf" in node) for node in graph.nodes
+        )
         self._validator = jsonschema_rs.Draft202012Validator(
             prepared,
             formats=FORMATS,
@@ -159,19 +176,24 @@ class Compiled:
 
     def errors(self, document: Any, base: str = "") -> list[FieldError]:
         """Every violation by ``document``, sorted by pointer, deduplicated, at most
-        MAX_ERRORS (then a count of the rest); for a document whose errors would cost too
-        much to list, its first violation and a note."""
+        MAX_ERRORS (then a count of the rest), when listing them costs little; else its first
+        violation, or only that it has one (see the module's docstring)."""
         try:
+            if self.cost.work > CHEAP_WORK and not _within(document, WORK_BUDGET // self.cost.work):
+                return [FieldError(base, _TOO_COSTLY)]
             if self._validator.is_valid(document):
                 return []
-            if not _detailed(document, DETAIL_BUDGET // max(self.cost.errors, 1)):
-                return self._first(document, base)
-            found: dict[tuple[str, str], FieldError] = {}
-            for error in self._validator.iter_errors(document):
-                for field_error in _field_errors(error, base):
-                    found.setdefault((field_error.path, field_error.message), field_error)
+            if _within(document, DETAIL_BUDGET // max(self.cost.errors, 1), DETAILED_DEPTH):
+                return self._listed(document, base)
         except ValueError as exc:  # not JSON (a Python caller's dict with int keys, bytes)
             return [FieldError(base, f"is not JSON: {exc}")]
+        return self._first(document, base) if not self._contexts else [FieldError(base, _INVALID)]
+
+    def _listed(self, document: Any, base: str) -> list[FieldError]:
+        found: dict[tuple[str, str], FieldError] = {}
+        for error in self._validator.iter_errors(document):
+            for field_error in _field_errors(error, base):
+                found.setdefault((field_error.path, field_error.message), field_error)
         ordered = sorted(found.values(), key=lambda e: e.path)
         if len(ordered) > MAX_ERRORS:
             rest = len(ordered) - MAX_ERRORS
@@ -179,31 +201,30 @@ class Compiled:
         return ordered
 
     def _first(self, document: Any, base: str) -> list[FieldError]:
+        """The first violation, from a validation that stops there (with no anyOf or oneOf
+        in the schema: their error carries every error of every branch, built before)."""
         try:
-            self._validator.validate(document)  # stops at the first violation
+            self._validator.validate(document)
         except jsonschema_rs.ValidationError as error:
-            note = FieldError(base, _UNDETAILED)
-            return [*_field_errors(error, base), note]
+            return [*_field_errors(error, base), FieldError(base, _UNDETAILED)]
         return []
 
 
-def _detailed(document: Any, values: int) -> bool:
-    """Whether every violation of ``document`` may be listed: at most ``values`` values (the
-    schema's errors per value times this stays within DETAIL_BUDGET) and DETAILED_DEPTH
-    levels. Listing costs per violation, and each carries its value with everything under it
-    (100 errors at the root of a 200 KB document took 270 ms; 20,000 small ones 130 ms).
-    Counting stops at the limits, so the check costs little itself."""
-    stack, seen = [(document, 1)], 0
+def _within(document: Any, values: int, depth: int = 1 << 30) -> bool:
+    """Whether ``document`` holds at most ``values`` values and ``depth`` levels. Counting
+    stops at the limits, so the check costs little itself."""
+    stack, seen = [(document, 1)], 1
     while stack:
-        value, depth = stack.pop()
-        seen += 1
-        if seen > values or depth > DETAILED_DEPTH:
+        value, level = stack.pop()
+        if level > depth:
             return False
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-    return True
+        members = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            seen += len(members)
+            if seen > values:
+                return False
+            stack.extend((item, level + 1) for item in members)
+    return seen <= values
 
 
 def _adjust(nodes: Iterable[Any]) -> None:
@@ -276,6 +297,16 @@ def _short(message: str) -> str:
 
 
 def _field_errors(error: jsonschema_rs.ValidationError, base: str) -> Iterator[FieldError]:
+    for found in _raw_field_errors(error, base):
+        path = found.path
+        yield found if len(path) <= MAX_POINTER else FieldError(_short_pointer(path), found.message)
+
+
+def _short_pointer(path: str) -> str:
+    return path[: MAX_POINTER - 1] + "\u2026"
+
+
+def _raw_field_errors(error: jsonschema_rs.ValidationError, base: str) -> Iterator[FieldError]:
     where = pointer(error.instance_path, base)
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):

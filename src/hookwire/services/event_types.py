@@ -4,8 +4,8 @@ Built-in types come from the package (``hookwire.catalog``) and cannot be change
 type keeps every version: a change of ``schema`` or ``example`` writes a new version, while
 ``description`` and ``deprecated`` change the newest one in place. Compiled validators are
 cached per (tenant, name, version); versions never change, so the cache never goes stale.
-The cache is bounded by what it holds as well as by its number of entries: every compiled
-pattern can take up to ``validation.PATTERN_SIZE`` bytes.
+The cache is bounded by what it holds as well as by its number of entries (each compiled
+schema's ``footprint``: its subschemas and its patterns).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any, Final
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event_type import NAME_RE, EventType
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import MAX_PATTERNS, Compiled, checked, tenant_schema
+from hookwire.domain.validation import Compiled, checked, tenant_schema
 from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 CACHE_SIZE: Final = 4096
-CACHE_PATTERNS: Final = 4096  # compiled patterns kept: at most 256 MiB of them
+CACHE_BYTES: Final = 256 * 1024 * 1024  # compiled schemas kept, by their footprints
 _DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
 CREATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -53,13 +53,17 @@ PATCH_SCHEMA: Final[dict[str, Any]] = {
 
 class ValidatorCache:
     """Compiled validators by (tenant, name, version), least recently used evicted when
-    there are more than ``size`` of them or they hold more than ``patterns`` patterns."""
+    there are more than ``size`` of them or their footprints add up to more than ``bytes``
+    (one schema past that is kept alone)."""
 
-    def __init__(self, size: int = CACHE_SIZE, patterns: int = CACHE_PATTERNS) -> None:
+    def __init__(self, size: int = CACHE_SIZE, bytes_held: int = CACHE_BYTES) -> None:
         self._size = size
-        self._patterns = max(patterns, MAX_PATTERNS)
+        self._bytes = bytes_held
         self._held = 0
         self._compiled: OrderedDict[tuple[str, str, int], Compiled] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._compiled)
 
     def get(self, event_type: EventType) -> Compiled:
         key = (event_type.tenant_id or "", event_type.name, event_type.version)
@@ -69,9 +73,11 @@ class ValidatorCache:
             return compiled
         compiled = _compile(event_type)
         self._compiled[key] = compiled
-        self._held += compiled.patterns
-        while len(self._compiled) > self._size or self._held > self._patterns:
-            self._held -= self._compiled.popitem(last=False)[1].patterns
+        self._held += compiled.footprint
+        while len(self._compiled) > 1 and (
+            len(self._compiled) > self._size or self._held > self._bytes
+        ):
+            self._held -= self._compiled.popitem(last=False)[1].footprint
         return compiled
 
 
