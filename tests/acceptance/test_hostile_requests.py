@@ -295,7 +295,7 @@ async def signature_list(t: Target) -> Pair:
     return Pair(lambda n: (signed_by("v1a", n), signed_by("v1b", n)), frozenset({401}))
 
 
-def _creations(t: Target, schema: Any) -> Build:
+def creations(t: Target, schema: Any) -> Build:
     """Creating a type with ``schema`` (hostile) or with ``{"type": "object"}`` (twin)."""
 
     def build(n: int) -> tuple[RawRequest, RawRequest]:
@@ -317,7 +317,7 @@ async def publishing(
     name = f"hostile.t{next(_names)}"
     created = await t.post(EVENT_TYPES, {"name": name, "schema": schema})
     if created.status_code == 422:
-        return Pair(_creations(t, schema), frozenset({422}))
+        return Pair(creations(t, schema), frozenset({422}))
     assert created.status_code == 201, created.text
     hostile, twin = same_size({"type": name, "data": data[0]}, {"type": name, "data": data[1]})
     return Pair.fixed(t.request("POST", EVENTS, hostile), t.request("POST", EVENTS, twin), expected)

@@ -18,18 +18,19 @@ from tests.acceptance.test_hostile_requests import (  # noqa: F401 (fixtures)
     CLIENT_ERRORS,
     EVENT_TYPES,
     EVENTS,
-    Build,
     Pair,
     Prepare,
     Target,
     _names,
     check,
+    creations,
     nested,
     publishing,
     same_size,
     table,
     target,
 )
+from tests.hostile_schemas import doubling_chain
 
 CASES: dict[str, Prepare] = {}
 
@@ -37,34 +38,6 @@ CASES: dict[str, Prepare] = {}
 def case(prepare: Prepare) -> Prepare:
     CASES[prepare.__name__.replace("_", "-")] = prepare
     return prepare
-
-
-def creations(t: Target, schema: Any) -> Build:
-    """Creating a type with ``schema`` (hostile) or ``{"type": "object"}`` padded to the
-    same size (twin)."""
-
-    def build(n: int) -> tuple[RawRequest, RawRequest]:
-        hostile, twin = same_size(
-            {"name": f"schema.t{next(_names)}", "schema": schema},
-            {"name": f"schema.t{next(_names)}", "schema": {"type": "object"}},
-        )
-        return t.request("POST", EVENT_TYPES, hostile), t.request("POST", EVENT_TYPES, twin)
-
-    return build
-
-
-def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
-    """``levels`` subschemas kept under ``holder``, each applying the next twice to one value
-    (2**levels applications), and a reference to the first."""
-    chain: dict[str, Any] = {}
-    for i in range(levels):
-        following = f"#/{holder}/d{i + 1}"
-        chain[f"d{i}"] = (
-            {"anyOf": [{"$ref": following, "type": "string"}, {"$ref": following}]}
-            if i < levels - 1
-            else {"type": "string"}
-        )
-    return {holder: chain, "$ref": f"#/{holder}/d0"}
 
 
 # --- the first review -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.schema_cost import MAX_WORK_PER_VALUE, Cost
 from hookwire.domain.schema_cost import check_cost as check_graph
 from hookwire.domain.schema_graph import SchemaRefused, schema_graph
+from tests.hostile_schemas import doubling_chain
 
 REF_N = {"$ref": "#/$defs/n"}
 
@@ -194,20 +195,6 @@ def test_an_accepted_schema_applies_at_most_the_bound_to_any_value() -> None:
 
 
 # --- what a reference reaches is read like any subschema (the review's findings) ------------
-
-
-def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
-    """``levels`` subschemas kept under ``holder``, each applying the next twice to the same
-    value: 2**levels applications for one value."""
-    chain: dict[str, Any] = {}
-    for i in range(levels):
-        following = f"#/{holder}/d{i + 1}"
-        chain[f"d{i}"] = (
-            {"anyOf": [{"$ref": following, "type": "string"}, {"$ref": following}]}
-            if i < levels - 1
-            else {"type": "string"}
-        )
-    return {holder: chain, "$ref": f"#/{holder}/d0"}
 
 
 @pytest.mark.parametrize(
