@@ -190,6 +190,22 @@ async def test_retry_after_is_waited_for(
     assert due >= before + timedelta(seconds=120)
 
 
+async def test_retry_after_is_capped_at_the_policys_longest_wait(
+    api: Api, services: Services, make_worker: WorkerFactory
+) -> None:
+    """A receiver asking for a week waits at most maxDelayMs (DESIGN: the wait is capped)."""
+    week = "604800"
+    async with receivers.receiver(receivers.respond(429, **{"Retry-After": week})) as target:
+        policy = {**FAST_RETRY, "initialDelayMs": 1000, "maxDelayMs": 60_000}
+        await api.create(url=target.url, retry_policy=policy)
+        before = utcnow()
+        event_id = await publish(api)
+        await drain(make_worker)
+    [delivery] = await delivery_detail(services, api, event_id)
+    due = datetime.fromisoformat(delivery["next_attempt_at"].replace("Z", "+00:00"))
+    assert before + timedelta(seconds=59) <= due <= utcnow() + timedelta(seconds=61)
+
+
 async def test_redirects_are_not_followed(
     api: Api, services: Services, make_worker: WorkerFactory
 ) -> None:

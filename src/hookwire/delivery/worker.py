@@ -134,8 +134,9 @@ class Worker:
         policy = job.webhook.retry_policy
         jitter = self.rng.uniform(-JITTER, JITTER)
         wait_ms = backoff_ms(policy, job.delivery.attempt_count + 1, jitter)
-        if outcome.retry_after_s is not None:
-            wait_ms = max(wait_ms, round(outcome.retry_after_s * 1000))
+        if outcome.retry_after_s is not None:  # the receiver's wish, within the policy's
+            asked_ms = round(outcome.retry_after_s * 1000)
+            wait_ms = max(wait_ms, min(asked_ms, policy.max_delay_ms))
         return now + timedelta(milliseconds=wait_ms)
 
     # --- the loop ---------------------------------------------------------------------------
