@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
 from hookwire.domain.event_type import EventType
@@ -202,9 +203,12 @@ def undetailed(found: list[tuple[str, str]]) -> bool:
 
 def test_a_long_required_list_is_reported_by_its_first_error() -> None:
     """20,000 required names and ten empty objects made 200,000 errors, all built before any
-    was read (2 s and 250 MB; 2,000 objects would have taken ~55 GB)."""
-    schema = {"type": "array", "items": {"required": [f"k{i}" for i in range(20_000)]}}
-    found = errors(schema, [{}] * 10)
+    was read (2 s and 250 MB; 2,000 objects would have taken ~55 GB). Such a list is now
+    refused (its names weigh in the work per value); 200 of them on 100 objects are 20,000
+    errors: past the listing budget, the first is found by a validation that stops there."""
+    refused({"type": "array", "items": {"required": [f"k{i}" for i in range(20_000)]}})
+    schema = {"type": "array", "items": {"required": [f"k{i}" for i in range(200)]}}
+    found = errors(schema, [{}] * 100)
     assert undetailed(found)
     assert found[0] == ("/0/k0", "is required")
 
@@ -317,3 +321,125 @@ def test_a_schema_of_too_many_subschemas_is_refused() -> None:
     many = {"properties": {f"p{i}": {"type": "string"} for i in range(2_000)}}
     [(_, message)] = refused(many)
     assert "more than 2000 subschemas" in message
+
+
+# --- the third review: where jsonschema-rs looks that the analysis did not ------------------
+
+
+def chain(levels: int, base: str) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    for i in range(levels):
+        following = f"#{base}/$defs/d{i + 1}"
+        defs[f"d{i}"] = (
+            {"anyOf": [{"$ref": following}, {"allOf": [{"$ref": following}]}]}
+            if i < levels - 1
+            else {"type": "string"}
+        )
+    return defs
+
+
+def anchor_and_dynamic_anchor(first: str, second: str) -> dict[str, Any]:
+    """The root declares ``x`` with one kind, $defs/b with the other: jsonschema-rs resolves
+    ``#x`` to $defs/b (the last it registers), schema_graph to the root (the first it reads)."""
+    defs = chain(16, "")
+    defs["b"] = {second: "x", "$ref": "#/$defs/d0"}
+    return {first: "x", "type": "object", "properties": {"q": {"$ref": "#x"}}, "$defs": defs}
+
+
+def content_schema_anchor() -> dict[str, Any]:
+    """jsonschema-rs registers anchors under contentSchema; schema_graph does not read it."""
+    base = "/contentSchema"
+    return {
+        "$defs": {"a": {"$anchor": "y"}},
+        "contentSchema": {"$anchor": "y", "$defs": chain(16, base), "$ref": f"#{base}/$defs/d0"},
+        "properties": {"q": {"$ref": "#y"}},
+    }
+
+
+def draft_2019_recursive_ref() -> dict[str, Any]:
+    """A subschema's ``$schema`` switches jsonschema-rs to 2019-09 there: $recursiveRef applies."""
+    recursive = {"$recursiveRef": "#"}
+    return {
+        "type": "object",
+        "required": ["a"],
+        "properties": {
+            "a": {
+                "$schema": "https://json-schema.org/draft/2019-09/schema",
+                "anyOf": [recursive, {**recursive, "minProperties": 0}],
+            }
+        },
+    }
+
+
+def draft4_id() -> dict[str, Any]:
+    """A draft-04 subschema's ``id`` moves the base: ``#/$defs/dN`` is the subschema's own."""
+    return {
+        "$defs": {f"d{i}": {} for i in range(16)},
+        "properties": {
+            "q": {
+                "$schema": "http://json-schema.org/draft-04/schema#",
+                "id": "http://x.example/s",
+                "$defs": chain(16, ""),
+                "allOf": [{"$ref": "#/$defs/d0"}],
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        anchor_and_dynamic_anchor("$anchor", "$dynamicAnchor"),
+        anchor_and_dynamic_anchor("$dynamicAnchor", "$anchor"),
+        content_schema_anchor(),
+        draft_2019_recursive_ref(),
+        draft4_id(),
+    ],
+    ids=["anchor-then-dynamic", "dynamic-then-anchor", "content-schema", "draft-2019", "draft-4"],
+)
+def test_a_chain_jsonschema_rs_applies_elsewhere_is_refused(schema: dict[str, Any]) -> None:
+    """jsonschema-rs keeps one anchor per name (the last), registers anchors under
+    contentSchema, and obeys a subschema's own $schema (2019-09's $recursiveRef, draft 4's
+    id): each hid a 16-level doubling chain from the analysis (1.3-3.7 s per publish)."""
+    refused(schema)
+
+
+def test_patterns_under_content_schema_are_counted() -> None:
+    patterns = [{"pattern": f"^[a-z]{{1,540}}{i}$"} for i in range(MAX_PATTERNS + 1)]
+    schema = {
+        "$defs": {"a": {"$anchor": "y"}},
+        "contentSchema": {"$anchor": "y", "anyOf": [*patterns, True]},
+        "items": {"$ref": "#y"},
+    }
+    """7,000 patterns there counted as none: 1.35 s to create, 1 GB per cached type."""
+    refused(schema)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"allOf": [{"multipleOf": 5e-324}] * 20},  # exact division, 26 us a check
+        {"dependentRequired": {f"t{i}": [f"n{j}" for j in range(180)] for i in range(10)}},
+    ],
+    ids=["multipleOf", "dependentRequired"],
+)
+def test_checks_that_cost_more_than_they_look_weigh_more(node: dict[str, Any]) -> None:
+    """multipleOf with a tiny divisor (1.2 s for 40,000 valid numbers) and triggers times names
+    (1.3 s for 60 objects) weighed 1 each."""
+    [(_, message)] = refused({"items": node})
+    assert "more than" in message
+
+
+def test_data_a_schema_holds_counts_towards_reading_it() -> None:
+    """85,000 empty arrays under ``examples`` (255 KB) took 525 ms to size, uncounted."""
+    [(_, message)] = refused({"type": "object", "examples": [[]] * 85_000})
+    assert "too large" in message
+
+
+@pytest.mark.parametrize("char", ["\x01", "é", "\U0001f600", "a", '"'])
+def test_an_answer_stays_small_whatever_the_pointers_hold(char: str) -> None:
+    """Pointers were cut at 1,024 characters, but a control character is six bytes of JSON:
+    100 errors under a key of 1,010 of them answered 619 KB."""
+    name = char * 1_010
+    found = tenant_schema({"items": {"required": [name]}}).errors([{}] * 100)
+    assert len(orjson.dumps([[e.path, e.message] for e in found])) < 100_000

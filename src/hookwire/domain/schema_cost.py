@@ -49,6 +49,8 @@ MAX_WORK_PER_VALUE: Final = 256  # weighted subschema applications to any one va
 MAX_DEPTH: Final = 256  # deeper than any document hookwire accepts (254 levels)
 PATTERN_WEIGHT: Final = 3
 FORMAT_WEIGHT: Final = 127
+MULTIPLE_OF_WEIGHT: Final = 15  # exact division when a float will not do: much slower
+NAMES_PER_CHECK: Final = 4  # required and depended-on names looked up per cheap check
 CARRIED_BYTES_PER_ERROR: Final = 512  # what an error carries costs as much as an error
 
 _OTHER: Final = Label("other member")
@@ -69,7 +71,7 @@ def check_cost(graph: SchemaGraph) -> Cost:
     """The schema's cost per value; SchemaRefused when its work can exceed
     MAX_WORK_PER_VALUE at some value of some document, or it recurses without descending
     into the data."""
-    sizes = _sizes(graph.nodes[0])
+    sizes = _sizes(graph, graph.nodes[0])
     works = [work_weight(node) for node in graph.nodes]
     errors_of = [error_weight(node, sizes) for node in graph.nodes]
     graph.spend(len(graph.nodes))
@@ -99,13 +101,26 @@ def check_cost(graph: SchemaGraph) -> Cost:
 def work_weight(node: Any) -> int:
     """What applying ``node`` costs, in keyword checks of the cheap kind (a few nanoseconds in
     jsonschema-rs): a regular expression costs 4 (about 30 ns measured), a format 128 (the
-    four enforced ones are Python functions, about a microsecond each: two per value at most)."""
+    four enforced ones are Python functions, about a microsecond each), ``multipleOf`` 16,
+    and every four names ``required`` or a dependency lists one more. The schema sandbox's
+    time limit catches what a weight misses (a pattern's cost grows with the string)."""
     if not isinstance(node, dict):
         return 1
     patterned = node.get("patternProperties")
     patterns = len(patterned) if isinstance(patterned, dict) else 0
     patterns += isinstance(node.get("pattern"), str)
-    return 1 + PATTERN_WEIGHT * patterns + FORMAT_WEIGHT * ("format" in node)
+    names = _length(node.get("required")) + sum(
+        sum(map(_length, groups.values()))
+        for key in ("dependentRequired", "dependencies")
+        if isinstance(groups := node.get(key), dict)
+    )
+    return (
+        1
+        + PATTERN_WEIGHT * patterns
+        + FORMAT_WEIGHT * ("format" in node)
+        + MULTIPLE_OF_WEIGHT * ("multipleOf" in node)
+        + names // NAMES_PER_CHECK
+    )
 
 
 def error_weight(node: Any, sizes: dict[int, int]) -> int:
@@ -135,15 +150,17 @@ def _size(value: Any, sizes: dict[int, int]) -> int:
     return len(value) if isinstance(value, str) else 8 if value is not None else 0
 
 
-def _sizes(document: Any) -> dict[int, int]:
+def _sizes(graph: SchemaGraph, document: Any) -> dict[int, int]:
     """About how many bytes of JSON each object and array of ``document`` is (by ``id``), in
-    one pass: a subschema's size is asked for once per keyword that carries it."""
+    one pass (a step per object or array, charged: a schema may hold a lot of data): a
+    subschema's size is asked for once per keyword that carries it."""
     sizes: dict[int, int] = {}
     stack: list[tuple[Any, bool]] = [(document, False)]
     while stack:
         value, done = stack.pop()
         if not isinstance(value, dict | list):
             continue
+        graph.spend(0 if done else 1)
         members = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         if done:
             keys = sum(len(str(k)) + 4 for k, _ in members) if isinstance(value, dict) else 0

@@ -13,7 +13,8 @@ The rules a tenant's schema must follow to be read at all are checked here, each
 :class:`SchemaRefused` at the subschema at fault: at most :data:`MAX_SUBSCHEMAS`; references
 inside the schema (``#``, ``#/pointer``, ``#anchor``), decoded as jsonschema-rs decodes them
 (percent-escapes first, then ``/`` and ``~``), naming a checked subschema; ``$id`` only at the
-root; each ``$anchor`` and ``$dynamicAnchor`` name once. Nodes are numbered, so the analysis
+root, and no keyword of another draft below it (``$schema``, ``id``, ``$recursiveRef``); each
+anchor name once, ``$anchor`` and ``$dynamicAnchor`` together. Nodes are numbered, so the analysis
 never hashes a path: a schema costs a bounded number of steps, whatever its shape.
 
 Pure: no I/O.
@@ -33,7 +34,13 @@ MAX_WORK: Final = 25_000  # steps of reading and analysing one schema (about 25 
 _SAME_VALUE_ONE: Final = ("not", "if", "then", "else")
 _SAME_VALUE_MANY: Final = ("allOf", "anyOf", "oneOf")
 _KEYED_SAME_VALUE: Final = ("dependentSchemas", "dependencies")  # jsonschema-rs applies both
-_CONTAINERS: Final = ("$defs", "definitions")  # checked by the meta-schema, reached by $ref
+# Checked by the meta-schema, applied only where a $ref reaches (contentSchema: never; but
+# jsonschema-rs registers the anchors under it, so it is read like the others).
+_CONTAINERS: Final = ("$defs", "definitions")
+_ONE_CONTAINED: Final = ("contentSchema",)
+# Keywords of other drafts that jsonschema-rs obeys in a subschema (a ``$schema`` there
+# switches the subtree's draft; draft 4's ``id`` moves the base of its references).
+_OTHER_DRAFTS: Final = ("$schema", "id", "$recursiveRef", "$recursiveAnchor")
 _ONE_CHILD: Final = ("items", "contains", "unevaluatedItems")
 _ANY_KEY_CHILD: Final = ("additionalProperties", "unevaluatedProperties")
 
@@ -118,7 +125,6 @@ def schema_graph(schema: Any) -> SchemaGraph:
     pending = [graph.node_at(None, None, schema, 0, ())]
     references: list[tuple[int, str]] = []
     anchors: dict[str, int] = {}
-    declared: set[tuple[str, str]] = set()
     seen: set[int] = set()
     while pending:
         number = pending.pop()
@@ -129,7 +135,7 @@ def schema_graph(schema: Any) -> SchemaGraph:
         if not isinstance(node, dict):
             continue
         graph.spend(1 + len(node))
-        _check_node(graph, number, node, anchors, declared)
+        _check_node(graph, number, node, anchors)
         references += [(number, key) for key in ("$ref", "$dynamicRef") if key in node]
         pending += _link(graph, number, node)
     for number, key in references:
@@ -139,21 +145,22 @@ def schema_graph(schema: Any) -> SchemaGraph:
 
 
 def _check_node(
-    graph: SchemaGraph,
-    number: int,
-    node: dict[str, Any],
-    anchors: dict[str, int],
-    declared: set[tuple[str, str]],
+    graph: SchemaGraph, number: int, node: dict[str, Any], anchors: dict[str, int]
 ) -> None:
     if "$id" in node and number != 0:
         raise SchemaRefused((*graph.path(number), "$id"), "is only allowed at the schema's root")
+    for key in _OTHER_DRAFTS:
+        if key in node and (number != 0 or key != "$schema"):
+            raise SchemaRefused(
+                (*graph.path(number), key),
+                "belongs to another draft of JSON Schema: hookwire reads draft 2020-12 only",
+            )
     for key in ("$anchor", "$dynamicAnchor"):
         name = node.get(key)
         if isinstance(name, str):
-            if (key, name) in declared:
+            if name in anchors:  # either kind: jsonschema-rs keeps one anchor per name
                 raise SchemaRefused((*graph.path(number), key), f"names {name!r} a second time")
-            declared.add((key, name))
-            anchors.setdefault(name, number)
+            anchors[name] = number
 
 
 def _entries(node: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -188,6 +195,8 @@ def _members(node: dict[str, Any]) -> Iterator[tuple[Any, Any, Path, ChildLabel]
                 yield value, index, (key, index), edge
         elif key in _SAME_VALUE_ONE:
             yield node, key, (key,), _SAME
+        elif key in _ONE_CONTAINED:
+            yield node, key, (key,), _NONE
         elif key in _ONE_CHILD or key in _ANY_KEY_CHILD or key == "propertyNames":
             yield node, key, (key,), _one_label(key)
         elif key in ("properties", "patternProperties", *_KEYED_SAME_VALUE, *_CONTAINERS):

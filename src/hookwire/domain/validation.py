@@ -47,7 +47,8 @@ DETAILED_DEPTH: Final = 32  # a deeper document is not listed error by error
 WORK_BUDGET: Final = 8_000_000  # values x the work one value can cost (~50 ms at most)
 CHEAP_WORK: Final = 60  # below this per value, 256 KB of data is within WORK_BUDGET anyway
 NODE_BYTES: Final = 1024  # what a compiled subschema holds, about (600-800 measured)
-MAX_POINTER: Final = 1024  # characters of a reported pointer (a member name can be 200 KB)
+HELD_PER_BYTE: Final = 12  # what the data a schema holds takes, per JSON byte (9 measured)
+MAX_POINTER: Final = 512  # bytes of a reported pointer, as JSON (a member name can be 200 KB)
 _UNDETAILED: Final = (
     "the document is too large or too deep for every error against this schema to be listed "
     "cheaply: only its first error is shown"
@@ -60,7 +61,7 @@ _TOO_COSTLY: Final = (
     "is too large to check against its type's schema, which applies up to that many checks "
     "to each value: send less data in one event, or simplify the schema"
 )
-MAX_MESSAGE: Final = 300  # characters of one error's message
+MAX_MESSAGE: Final = 384  # bytes of one error's message, as JSON
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -145,21 +146,26 @@ FORMATS: Final = {"email": _is_email, "uri": _is_uri, "date-time": _is_date_time
 
 
 class Compiled:
-    """A schema read (``schema_graph``), bounded (``schema_cost``) and compiled: its cost per
-    value, and what keeping it costs (``footprint``, in bytes: every subschema, and every
-    pattern up to PATTERN_SIZE compiled plus as much of lazy DFA). SchemaRefused or
-    jsonschema_rs.ValidationError when the schema cannot be used; :func:`tenant_schema` turns
-    both into a 422."""
+    """A schema read (``schema_graph``), bounded (``schema_cost``) and compiled: its cost
+    per value, and what keeping it costs (``footprint``, in bytes: the data it holds, every
+    subschema, and every pattern up to PATTERN_SIZE compiled plus as much of lazy DFA).
+    SchemaRefused or jsonschema_rs.ValidationError when the schema cannot be used;
+    :func:`tenant_schema` turns both into a 422."""
 
     def __init__(self, schema: Any) -> None:
-        prepared = orjson.loads(orjson.dumps(schema))  # a copy, adjusted below
+        written = orjson.dumps(schema)
+        prepared = orjson.loads(written)  # a copy, adjusted below
         graph = schema_graph(prepared)
         _adjust(graph.nodes)
         self.patterns = len(_patterns(graph.nodes))
         if self.patterns > MAX_PATTERNS:
             raise SchemaRefused((), f"holds {self.patterns} patterns; at most {MAX_PATTERNS}")
         self.cost = check_cost(graph)
-        self.footprint = len(graph.nodes) * NODE_BYTES + self.patterns * 2 * PATTERN_SIZE
+        self.footprint = (
+            len(written) * HELD_PER_BYTE
+            + len(graph.nodes) * NODE_BYTES
+            + self.patterns * 2 * PATTERN_SIZE
+        )
         self._contexts = any(
             isinstance(node, dict) and ("anyOf" in node or "oneOf" in node) for node in graph.nodes
         )
@@ -292,18 +298,22 @@ def _schema_message(error: jsonschema_rs.ValidationError) -> str:
     return _short(error.message.splitlines()[0])
 
 
-def _short(message: str) -> str:
-    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "\u2026"
+def _short(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut so that it takes at most ``limit`` bytes once written as JSON (a control
+    character takes six, ``é`` two): 100 errors stay under 100 KB whatever they hold."""
+    if len(text) * 6 <= limit:
+        return text
+    used = 0
+    for index, char in enumerate(text):
+        used += 6 if char < " " else 2 if char in '"\\' else len(char.encode("utf-8", "replace"))
+        if used > limit - 3:
+            return text[:index] + "\u2026"
+    return text
 
 
 def _field_errors(error: jsonschema_rs.ValidationError, base: str) -> Iterator[FieldError]:
     for found in _raw_field_errors(error, base):
-        path = found.path
-        yield found if len(path) <= MAX_POINTER else FieldError(_short_pointer(path), found.message)
-
-
-def _short_pointer(path: str) -> str:
-    return path[: MAX_POINTER - 1] + "\u2026"
+        yield FieldError(_short(found.path, MAX_POINTER), found.message)
 
 
 def _raw_field_errors(error: jsonschema_rs.ValidationError, base: str) -> Iterator[FieldError]:
