@@ -109,6 +109,7 @@ async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
     await assembled.sender.open()
     yield assembled
     await assembled.sender.close()
+    await assembled.sandbox.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-from hookwire.domain.event_type import EventType
 from hookwire.domain.validation import (
     DETAIL_BUDGET,
     DETAILED_DEPTH,
@@ -19,7 +18,7 @@ from hookwire.domain.validation import (
     tenant_schema,
 )
 from hookwire.errors import ValidationFailed
-from hookwire.services.event_types import ValidatorCache
+from hookwire.sandbox.child import SchemaCache
 
 
 @pytest.mark.parametrize(
@@ -289,10 +288,9 @@ def test_the_cache_is_bounded_by_what_it_holds() -> None:
     """By entries and counted patterns only, 4,096 schemas of 9,500 properties could hold
     25-34 GB: each compiled schema is weighed by its subschemas and patterns."""
     schema = {"properties": {f"p{i}": {"type": "string"} for i in range(1_500)}}
-    cache = ValidatorCache(bytes_held=10 * tenant_schema(schema).footprint)
+    cache = SchemaCache(bytes_held=10 * tenant_schema(schema).footprint)
     for version in range(1, 30):
-        event_type = EventType("big.type", "", schema, version=version, tenant_id="acme")
-        cache.get(event_type)
+        cache.put(f"acme/big.type/{version}", tenant_schema(schema))
     assert len(cache) == 10
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,6 +38,10 @@ def create_app(
             return
         opened = await open_services(settings, migrate=migrate)
         app.state.services = opened
+        # What startup built lives as long as the process: keep the collector from walking it
+        # again whenever a request allocates many containers (a body of 85,000 empty arrays
+        # parsed in 34 ms instead of 2.5 ms, the event loop held all that time).
+        gc.freeze()
         stop = asyncio.Event()
         engine = asyncio.create_task(run_engine(opened, stop)) if worker else None
         try:

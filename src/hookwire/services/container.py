@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hookwire.delivery.sender import Sender
 from hookwire.metrics import Metrics
+from hookwire.sandbox import Sandbox
 from hookwire.secrets import SecretStore, open_secret_store
 from hookwire.secrets.cache import SecretCache
 from hookwire.services.deliveries import DeliveryService
@@ -32,9 +33,11 @@ class Services:
     inbound: InboundService
     sender: Sender
     metrics: Metrics
+    sandbox: Sandbox
 
     async def close(self) -> None:
         await self.sender.close()
+        await self.sandbox.close()
         with contextlib.suppress(Exception):
             await self.secrets.close()
         await self.store.close()
@@ -48,9 +51,13 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     )
 
 
-def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services:
-    """Services over an open store and secret store (the sender is opened by ``open``)."""
-    event_types = EventTypeService(store)
+def assemble(
+    settings: Settings, store: Store, secrets: SecretStore, sandbox: Sandbox | None = None
+) -> Services:
+    """Services over an open store and secret store (the sender is opened by ``open``); the
+    schema sandbox starts its children when first asked."""
+    sandbox = sandbox or Sandbox()
+    event_types = EventTypeService(store, sandbox)
     sender = Sender(allow_private=settings.allow_private_targets)
     metrics = Metrics()
     inbound = InboundService(
@@ -68,6 +75,7 @@ def assemble(settings: Settings, store: Store, secrets: SecretStore) -> Services
         inbound=inbound,
         sender=sender,
         metrics=metrics,
+        sandbox=sandbox,
     )
 
 

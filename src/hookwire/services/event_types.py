@@ -2,31 +2,31 @@
 
 Built-in types come from the package (``hookwire.catalog``) and cannot be changed. A tenant's
 type keeps every version: a change of ``schema`` or ``example`` writes a new version, while
-``description`` and ``deprecated`` change the newest one in place. Compiled validators are
-cached per (tenant, name, version); versions never change, so the cache never goes stale.
-The cache is bounded by what it holds as well as by its number of entries (each compiled
-schema's ``footprint``: its subschemas and its patterns).
+``description`` and ``deprecated`` change the newest one in place.
+
+A tenant's schema is checked and run only in the schema sandbox (``hookwire.sandbox``): child
+processes with a time and a memory limit, which compile each (tenant, name, version) once;
+versions never change, so what they keep never goes stale. The built-in types, whose schemas
+ship with hookwire, are compiled here, once.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Final
 
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event_type import NAME_RE, EventType
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import Compiled, checked, tenant_schema
+from hookwire.domain.validation import Compiled, checked
 from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from hookwire.sandbox import Sandbox
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
-CACHE_SIZE: Final = 4096
-CACHE_BYTES: Final = 256 * 1024 * 1024  # compiled schemas kept, by their footprints
 _DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
 CREATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -51,49 +51,6 @@ PATCH_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-class ValidatorCache:
-    """Compiled validators by (tenant, name, version), least recently used evicted when
-    there are more than ``size`` of them or their footprints add up to more than ``bytes``
-    (one schema past that is kept alone)."""
-
-    def __init__(self, size: int = CACHE_SIZE, bytes_held: int = CACHE_BYTES) -> None:
-        self._size = size
-        self._bytes = bytes_held
-        self._held = 0
-        self._compiled: OrderedDict[tuple[str, str, int], Compiled] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._compiled)
-
-    def get(self, event_type: EventType) -> Compiled:
-        key = (event_type.tenant_id or "", event_type.name, event_type.version)
-        compiled = self._compiled.get(key)
-        if compiled is not None:
-            self._compiled.move_to_end(key)
-            return compiled
-        compiled = _compile(event_type)
-        self._compiled[key] = compiled
-        self._held += compiled.footprint
-        while len(self._compiled) > 1 and (
-            len(self._compiled) > self._size or self._held > self._bytes
-        ):
-            self._held -= self._compiled.popitem(last=False)[1].footprint
-        return compiled
-
-
-def _compile(event_type: EventType) -> Compiled:
-    """The type's compiled schema; a 422 at ``/type`` when it was stored before the checks
-    it now fails (a pattern the linear-time engine refuses, say): the tenant must update it."""
-    if event_type.builtin:
-        return Compiled(event_type.schema)
-    try:
-        return tenant_schema(event_type.schema)
-    except ValidationFailed as exc:
-        raise ValidationFailed.at(
-            "/type", f"the schema of {event_type.name} cannot be used ({exc.detail}); update it"
-        ) from None
-
-
 def _tenant_level(principal: Principal) -> None:
     """The catalog is the tenant's: every application of the tenant publishes with it, so one
     application's token may read it but not change it (it could break another's publishing)."""
@@ -104,21 +61,16 @@ def _tenant_level(principal: Principal) -> None:
         )
 
 
-def _schema_and_example_errors(schema: Any, example: Any, has_example: bool) -> list[FieldError]:
-    try:
-        compiled = tenant_schema(schema)
-    except ValidationFailed as exc:
-        return [FieldError("/schema" + e.path, e.message) for e in exc.errors]
-    return compiled.errors(example, base="/example") if has_example else []
-
-
 class EventTypeService:
     """The catalog a tenant sees: built-in types and its own."""
 
-    def __init__(self, store: Store, builtin: Mapping[str, EventType] | None = None) -> None:
+    def __init__(
+        self, store: Store, sandbox: Sandbox, builtin: Mapping[str, EventType] | None = None
+    ) -> None:
         self.store = store
+        self.sandbox = sandbox
         self.builtin = dict(load_builtin() if builtin is None else builtin)
-        self.validators = ValidatorCache()
+        self._compiled: dict[str, Compiled] = {}  # built-in types only
 
     async def get(self, principal: Principal, name: str, version: int | None = None) -> EventType:
         if name in self.builtin:
@@ -141,8 +93,8 @@ class EventTypeService:
     async def create(self, principal: Principal, body: Any) -> EventType:
         _tenant_level(principal)
         fields = checked(CREATE_SCHEMA, body)
-        errors = _schema_and_example_errors(
-            fields["schema"], fields.get("example"), "example" in fields
+        errors = await self.sandbox.check(
+            principal.tenant_id, fields["schema"], fields.get("example"), "example" in fields
         )
         if errors:
             raise ValidationFailed(errors)
@@ -170,7 +122,8 @@ class EventTypeService:
         schema = fields.get("schema", current.schema)
         example = fields.get("example", current.example)
         new_version = schema != current.schema or example != current.example
-        errors = _schema_and_example_errors(schema, example, new_version and example is not None)
+        has_example = new_version and example is not None
+        errors = await self.sandbox.check(principal.tenant_id, schema, example, has_example)
         if errors:
             raise ValidationFailed(errors)
         changed = dataclasses.replace(
@@ -210,6 +163,11 @@ class EventTypeService:
         except NotFound as exc:
             raise ValidationFailed.at("/type", f"unknown event type {name!r}") from exc
 
-    def data_errors(self, event_type: EventType, data: Any) -> builtins.list[FieldError]:
+    async def data_errors(self, event_type: EventType, data: Any) -> builtins.list[FieldError]:
         """Every violation of the type's schema by ``data``, pointed at ``/data/...``."""
-        return self.validators.get(event_type).errors(data, base="/data")
+        if event_type.builtin:
+            compiled = self._compiled.get(event_type.name)
+            if compiled is None:
+                compiled = self._compiled[event_type.name] = Compiled(event_type.schema)
+            return compiled.errors(data, base="/data")
+        return await self.sandbox.errors(event_type, data, "/data")

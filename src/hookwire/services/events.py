@@ -61,7 +61,7 @@ class EventService:
         key = _check_key(idempotency_key)
         fields = check_publish(body)
         event_type = await self.event_types.resolve(principal, fields["type"])
-        errors = self.event_types.data_errors(event_type, fields["data"])
+        errors = await self.event_types.data_errors(event_type, fields["data"])
         if errors:
             raise ValidationFailed(errors)
         warnings = (f"event type {event_type.name} is deprecated",) if event_type.deprecated else ()
