@@ -171,12 +171,18 @@ class Pair:
 
 
 Prepare = Callable[[Target], Awaitable[Pair]]
-CASES: dict[str, Prepare] = {}
 
 
-def case(prepare: Prepare) -> Prepare:
-    CASES[prepare.__name__.replace("_", "-")] = prepare
-    return prepare
+class Cases(dict[str, Prepare]):
+    """A suite's cases by name; ``add`` is the decorator that names one after its function."""
+
+    def add(self, prepare: Prepare) -> Prepare:
+        self[prepare.__name__.replace("_", "-")] = prepare
+        return prepare
+
+
+CASES = Cases()
+case = CASES.add
 
 
 def same_size(hostile: Any, twin: Any) -> tuple[bytes, bytes]:
