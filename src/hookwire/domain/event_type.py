@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
+
 from hookwire.timeutil import iso
 
 # Tenant-defined names (issue 3 says [a-z0-9][a-z0-9._:-]*; "_" is allowed as well, because
@@ -43,3 +45,11 @@ class EventType:
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are written the same as JSON, whatever their keys' order.
+    Python's ``==`` is not that: ``True == 1 == 1.0``, and a schema's ``const: true`` is not
+    its ``const: 1``."""
+    sort = orjson.OPT_SORT_KEYS
+    return orjson.dumps(a, option=sort) == orjson.dumps(b, option=sort)

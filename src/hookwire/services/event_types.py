@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from hookwire.catalog.builtin import load_builtin
-from hookwire.domain.event_type import NAME_RE, EventType
+from hookwire.domain.event_type import NAME_RE, EventType, same_json
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import Compiled, checked
 from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -121,7 +121,9 @@ class EventTypeService:
         current = await self._own(principal, name)
         schema = fields.get("schema", current.schema)
         example = fields.get("example", current.example)
-        new_version = schema != current.schema or example != current.example
+        new_version = not same_json(schema, current.schema) or not same_json(
+            example, current.example
+        )
         has_example = new_version and example is not None
         errors = await self.sandbox.check(principal.tenant_id, schema, example, has_example)
         if errors:

@@ -159,6 +159,36 @@ async def test_a_schema_change_is_a_new_version_and_old_versions_stay(api: Api) 
     assert event["type_version"] == 2
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(True, 1), (1, 1.5), ({"a": [False]}, {"a": [0]}), (0, False)],
+)
+async def test_a_change_python_calls_equal_is_a_new_version(
+    api: Api, before: Any, after: Any
+) -> None:
+    """``const: true`` changed to ``const: 1``: Python's ``True == 1`` kept version 1 and its
+    schema, while the answer showed the new one; publishing then judged by the old."""
+    schema = {"type": "object", "properties": {"f": {"const": before}}}
+    created = await api.client.post(TYPES, json={"name": "flag.set", "schema": schema})
+    assert created.status_code == 201, created.text
+    changed = {"type": "object", "properties": {"f": {"const": after}}}
+    patched = await api.client.patch(f"{TYPES}/flag.set", json={"schema": changed})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["version"] == 2
+    stored = (await api.client.get(f"{TYPES}/flag.set")).json()
+    assert (stored["version"], stored["schema"]) == (2, changed)
+    old = await api.client.post(EVENTS, json={"type": "flag.set", "data": {"f": before}})
+    new = await api.client.post(EVENTS, json={"type": "flag.set", "data": {"f": after}})
+    assert (old.status_code, new.status_code) == (422, 202)
+
+
+async def test_the_same_schema_with_its_keys_reordered_keeps_the_version(api: Api) -> None:
+    await create_rfp(api)
+    reordered = dict(reversed(list(RFP_SCHEMA.items())))
+    patched = await api.client.patch(f"{TYPES}/rfp.created", json={"schema": reordered})
+    assert patched.json()["version"] == 1
+
+
 async def test_description_changes_keep_the_version(api: Api) -> None:
     await create_rfp(api)
     response = await api.client.patch(f"{TYPES}/rfp.created", json={"description": "New words."})
