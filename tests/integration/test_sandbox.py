@@ -6,8 +6,11 @@ suite)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +152,67 @@ async def test_one_tenants_slow_schemas_leave_a_child_for_the_others() -> None:
         assert ended[-1][1] - ended[1][1] > 1.0, "the slow ones ran one at a time"
     finally:
         await sandbox.close()
+
+
+async def test_a_child_that_died_while_idle_is_replaced_before_it_is_asked(
+    sandbox: Sandbox,
+) -> None:
+    """A child killed between requests (the kernel's OOM killer, say): the next request,
+    whoever sends it, gets its verdict from a new child. Under uvloop the write to the dead
+    child's pipe raised RuntimeError, a 500."""
+    schema = {"type": "object", "required": ["id"]}
+    assert await sandbox.errors(typed(schema), {"id": 1}, "/data") == []
+    [child] = sandbox._children
+    child.process.kill()
+    await child.process.wait()
+    found = await sandbox.errors(typed(schema, tenant="other"), {}, "/data")
+    assert [(e.path, e.message) for e in found] == [("/data/id", "is required")]
+    assert sandbox._children and sandbox._children[0] is not child
+
+
+async def test_a_child_over_its_time_is_replaced_before_the_next_request() -> None:
+    """The replacement starts when the child is killed, so the request after it does not
+    wait for a start it did not cause."""
+    sandbox = Sandbox(workers=1, time_limit_s=0.3)
+    try:
+        await sandbox.errors(typed(SLOW, "slow"), [1e308] * 40_000, "/data")
+        for _ in range(100):  # a start takes 0.1-0.4 s here
+            if sandbox._children:
+                break
+            await asyncio.sleep(0.05)
+        assert sandbox._children, "no child was started to replace the one killed"
+        assert await sandbox.errors(typed({"type": "object"}), 5, "/data") != []
+    finally:
+        await sandbox.close()
+
+
+def sandbox_processes() -> list[int]:
+    """This process's children running the sandbox."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if not entry.name.isdigit():
+                continue
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+            if int(stat[1]) == os.getpid() and b"hookwire.sandbox" in command:
+                found.append(int(entry.name))
+    return found
+
+
+async def test_a_request_cancelled_while_its_child_starts_leaves_no_process() -> None:
+    sandbox = Sandbox(workers=1)
+    try:
+        asking = asyncio.create_task(sandbox.errors(typed({}), {}, "/data"))
+        for _ in range(200):  # until the child process exists, before it is ready
+            if sandbox_processes():
+                break
+            await asyncio.sleep(0.005)
+        asking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asking
+        assert sandbox_processes() == []
+        assert await sandbox.errors(typed({"type": "object"}), {}, "/data") == []
+    finally:
+        await sandbox.close()
+    assert sandbox_processes() == []

@@ -99,6 +99,7 @@ class Sandbox:
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: list[_Child] = []
         self._shares = _Shares(max(1, workers - 1))
+        self._replacing: set[asyncio.Task[None]] = set()
 
     async def check(
         self, tenant: str, schema: Any, example: Any, has_example: bool
@@ -148,7 +149,7 @@ class Sandbox:
                 answer = await asyncio.wait_for(child.ask(message), self.time_limit_s)
         except TimeoutError:
             raise SandboxFailed(f"it took more than {self.time_limit_s:g} s") from None
-        except (FrameError, ConnectionError):
+        except (FrameError, OSError, RuntimeError):  # uvloop: RuntimeError on a closed pipe
             raise SandboxFailed("it stopped: more memory than allowed, or a crash") from None
         if "failed" in answer:
             raise SandboxFailed(answer["failed"])
@@ -165,8 +166,11 @@ class Sandbox:
             child = await asyncio.wait_for(self._idle.get(), QUEUE_LIMIT_S)
         except TimeoutError:
             raise BackendUnavailable(_BUSY) from None
-        if child is not None:
+        if child is not None and child.process.returncode is None:
             return child
+        if child is not None:  # it died while idle (the kernel's OOM killer, say)
+            self._children.remove(child)
+            await child.stop()
         try:
             return await self._start()
         except BaseException:
@@ -174,18 +178,33 @@ class Sandbox:
             raise
 
     async def _give_back(self, child: _Child, healthy: bool) -> None:
+        """A healthy child goes back to the queue; another is killed and its replacement
+        started in the background, so no request waits for a start it did not cause."""
         assert self._idle is not None
-        if not healthy:
-            self._children.remove(child)
-            await child.stop()
-        self._idle.put_nowait(child if healthy else None)
+        if healthy:
+            self._idle.put_nowait(child)
+            return
+        self._children.remove(child)
+        await child.stop()
+        replacing = asyncio.create_task(self._replace(self._idle))
+        self._replacing.add(replacing)
+        replacing.add_done_callback(self._replacing.discard)
+
+    async def _replace(self, idle: asyncio.Queue[_Child | None]) -> None:
+        try:
+            idle.put_nowait(await self._start())
+        except Exception:
+            idle.put_nowait(None)  # the next request that takes it tries again
 
     async def _start(self) -> _Child:
         """A new child, once it has said it is ready (its imports take a moment)."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hookwire.sandbox", str(self._memory),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hookwire.sandbox", str(self._memory),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as exc:  # out of processes or file descriptors
+            raise BackendUnavailable("the schema sandbox could not start") from exc
         child = _Child(process, set())
         try:
             assert process.stdout is not None
@@ -193,11 +212,18 @@ class Sandbox:
         except (TimeoutError, FrameError) as exc:
             await child.stop()
             raise BackendUnavailable("the schema sandbox did not start") from exc
+        except BaseException:  # cancelled: the process must not outlive its request
+            await child.stop()
+            raise
         self._children.append(child)
         return child
 
     async def close(self) -> None:
         """Stop every child (their stdin closes, then they are killed)."""
+        for replacing in list(self._replacing):
+            replacing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replacing
         children, self._children, self._idle = self._children, [], None
         for child in children:
             if child.process.stdin is not None:
