@@ -1,20 +1,27 @@
 """JSON Schemas that multiply a validator's work, shared by the unit tests of the schema
-bounds and the hostile suite that measures them on a server."""
+bounds and the hostile suites that measure them on a server."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
-    """``levels`` subschemas kept under ``holder``, each applying the next twice to the same
-    value (2**levels applications for one value), and a reference to the first."""
+def doubling_defs(levels: int, at: str) -> dict[str, Any]:
+    """``levels`` subschemas ``d0``… meant to be kept at the pointer ``at`` (``#/$defs``, say),
+    each applying the next twice to the same value, the last ``type: string``: 2**levels
+    applications for a value that is not a string, a straight walk down the first branches
+    for one that is."""
     chain: dict[str, Any] = {}
     for i in range(levels):
-        following = f"#/{holder}/d{i + 1}"
+        following = f"{at}/d{i + 1}"
         chain[f"d{i}"] = (
-            {"anyOf": [{"$ref": following, "type": "string"}, {"$ref": following}]}
+            {"anyOf": [{"$ref": following}, {"allOf": [{"$ref": following}]}]}
             if i < levels - 1
             else {"type": "string"}
         )
-    return {holder: chain, "$ref": f"#/{holder}/d0"}
+    return chain
+
+
+def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
+    """:func:`doubling_defs` kept under ``holder``, and a reference to the first."""
+    return {holder: doubling_defs(levels, f"#/{holder}"), "$ref": f"#/{holder}/d0"}

@@ -41,26 +41,12 @@ from tests.acceptance.test_hostile_requests import (  # noqa: F401 (fixtures)
     target,
 )
 from tests.acceptance.test_hostile_schemas import _rss_mb, tree_rss_mb
+from tests.hostile_schemas import doubling_defs
 
 CASES = Cases()
 case = CASES.add
 D4 = "http://json-schema.org/draft-04/schema#"
 D2019 = "https://json-schema.org/draft/2019-09/schema"
-
-
-def chain(levels: int, base: str) -> dict[str, Any]:
-    """``levels`` subschemas ``d0..`` meant to sit at ``base``/$defs, each applying the next
-    twice to one value, the last ``type: string``: 2**levels applications for a non-string,
-    a straight walk down the first branches for a string."""
-    defs: dict[str, Any] = {}
-    for i in range(levels):
-        following = f"#{base}/$defs/d{i + 1}"
-        defs[f"d{i}"] = (
-            {"anyOf": [{"$ref": following}, {"allOf": [{"$ref": following}]}]}
-            if i < levels - 1
-            else {"type": "string"}
-        )
-    return defs
 
 
 # --- 1. references resolved elsewhere, subschemas applied unseen ----------------------------
@@ -73,7 +59,7 @@ async def anchor_kinds_share_a_name(t: Target) -> Pair:
     refuses the same *kind* twice; jsonschema-rs keeps the last it registers ($defs/b), so
     ``$ref: "#x"`` applies a 16-level doubling chain the analysis never reached (cost
     work=2). In-process: 16 levels 2.1 s, 18 levels 10.8 s. Twin: "s" (first branches)."""
-    defs = chain(16, "")
+    defs = doubling_defs(16, "#/$defs")
     defs["b"] = {"$dynamicAnchor": "x", "$ref": "#/$defs/d0"}
     schema = {"$anchor": "x", "type": "object", "properties": {"q": {"$ref": "#x"}}, "$defs": defs}
     return await publishing(t, schema, ({"q": 5}, {"q": "s"}), CLIENT_ERRORS | {202})
@@ -89,7 +75,11 @@ async def content_schema_anchor(t: Target) -> Pair:
     base = "/contentSchema"
     schema = {
         "$defs": {"a": {"$anchor": "y"}},
-        "contentSchema": {"$anchor": "y", "$defs": chain(16, base), "$ref": f"#{base}/$defs/d0"},
+        "contentSchema": {
+            "$anchor": "y",
+            "$defs": doubling_defs(16, f"#{base}/$defs"),
+            "$ref": f"#{base}/$defs/d0",
+        },
         "properties": {"q": {"$ref": "#y"}},
     }
     return await publishing(t, schema, ({"q": 5}, {"q": "s"}), CLIENT_ERRORS | {202})
@@ -146,7 +136,7 @@ async def draft4_id_moves_the_base(t: Target) -> Pair:
             "q": {
                 "$schema": D4,
                 "id": "http://x.example/s",
-                "$defs": chain(16, ""),
+                "$defs": doubling_defs(16, "#/$defs"),
                 "allOf": [{"$ref": "#/$defs/d0"}],
             }
         },
@@ -263,6 +253,18 @@ async def long_pointers_in_answer(t: Target) -> Pair:
     )
 
 
+@case
+async def enum_of_arrays(t: Target) -> Pair:
+    """The fourth review (of the sandbox): an enum of 5,000 arrays ``[0, 0, 0, i]`` (64 KB)
+    and 8,000 items matching the last option (104 KB, valid): each comparison with an array
+    converts the value (0.5 us), weighed 1 in all: 22 s in-process, so in the sandbox every
+    such publish ran to the time limit, a 422, and a child restarted each second. Twin:
+    8,000 items matching the first option."""
+    schema = {"type": "array", "items": {"enum": [[0, 0, 0, i] for i in range(5000)]}}
+    data = [[0, 0, 0, 4999]] * 8000, [[0, 0, 0, 0]] * 8000
+    return await publishing(t, schema, data, {202})
+
+
 # --- 4. the analysis outside its step budget ------------------------------------------------
 
 
@@ -302,6 +304,22 @@ async def test_the_serving_process_holds_no_tenant_schema(target: Target) -> Non
     assert grown < 20, f"40 cached tenant types grew the API process by {grown:.0f} MB"
     # two children, each caching at most 256 MiB of footprints, plus their own start
     assert tree_grown < 612, f"the API and its sandbox grew by {tree_grown:.0f} MB"
+
+
+async def test_the_sandbox_holds_what_its_caches_count(target: Target) -> None:  # noqa: F811
+    """The fourth review: 93 types of one const of 120,000 small numbers (240 KB), each
+    published to both children: the caches counted 12 bytes per byte of JSON against 37 held,
+    and each child held 739 MiB for its 256 MiB. 60 such types now stay within both caches'
+    bounds (2 x 256 MiB) and the children's start."""
+    pid = target.server.process.pid
+    before = tree_rss_mb(pid)
+    for i in range(60):
+        name = await _event_type(target, {"const": [i] + [0] * 120_000})
+        for _ in range(2):  # the children take turns: each compiles it
+            published = await target.post(EVENTS, {"type": name, "data": 0})
+            assert published.status_code == 422, published.text
+    grown = tree_rss_mb(pid) - before
+    assert grown < 700, f"the API and its sandbox grew by {grown:.0f} MB"
 
 
 async def test_content_schema_patterns_memory(target: Target) -> None:  # noqa: F811
