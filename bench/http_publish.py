@@ -4,7 +4,11 @@ and inbound requests/s that ``POST /api/v1/inbound/{id}`` verifies, stores and p
 
     .venv/bin/python bench/http_publish.py [--store sqlite|postgres|both] [--quick]
                                            [--seconds 20] [--receiver nginx|python]
-                                           [--scenarios publish,inbound]
+                                           [--scenarios publish,custom,inbound]
+
+``custom`` (the same wrk setup) publishes the same event as a tenant's own type,
+``bench.custom-state-changed``, created before the run with the built-in type's schema: a
+tenant's schema runs in the schema sandbox's child processes, a built-in one in-process.
 
 ``inbound`` (the same wrk setup) POSTs a GitHub-signed request of the same size (the example
 event as the body with a number of its own, ``X-Hub-Signature-256`` over it, and a new
@@ -73,6 +77,8 @@ from bench.deliver import (
     StoreName,
 )
 
+from hookwire.catalog.builtin import load_builtin
+
 THREADS: Final = 1
 CONNECTIONS: Final = 32
 SECONDS: Final = 20.0
@@ -81,7 +87,9 @@ WARMUP_S: Final = 3.0
 WRK_TIMEOUT_S: Final = 10  # a request unanswered this long counts as a timeout error
 WRK_GRACE_S: Final = 30.0  # beyond the run's duration, before wrk is killed
 MARKER: Final = "WRK-JSON "
-SCENARIOS: Final = ("publish", "inbound")
+EVENT_TYPES_PATH: Final = "/api/v1/event-types"
+SCENARIOS: Final = ("publish", "custom", "inbound")
+CUSTOM_TYPE: Final = "bench.custom-state-changed"
 
 PUBLISH_LUA: Final = """\
 -- written by bench/http_publish.py: POST one event per request, count unexpected statuses
@@ -194,12 +202,14 @@ def write_pool(path: Path, seconds: float) -> int:
 def write_scripts(workdir: Path, token: str, seconds: float) -> dict[str, Path]:
     """The Lua script of each scenario, with the catalog example event as the body."""
     body = orjson.dumps({"type": deliver.EVENT_TYPE, "data": deliver.example_data()}).decode()
+    custom = orjson.dumps({"type": CUSTOM_TYPE, "data": deliver.example_data()}).decode()
     if "]==]" in body or '"' in token:
         raise BenchError("the body or the token cannot be embedded in the Lua script")
     pool = workdir / "inbound-pool.txt"
     measured_from = write_pool(pool, seconds)
     heads = {
         "publish": PUBLISH_LUA.format(body=body, token=token),
+        "custom": PUBLISH_LUA.format(body=custom, token=token),
         "inbound": INBOUND_LUA.format(pool=pool, measured_from=measured_from, threads=THREADS),
     }
     scripts = {}
@@ -310,15 +320,21 @@ def figures(
 async def create_webhooks(scenario: str, base_url: str, token: str, receiver: Receiver) -> str:
     """One outbound webhook at the receiver (for ``inbound``: subscribed to what arrives, and
     an inbound GitHub webhook beside it); the path wrk POSTs to."""
-    bodies = [{"url": receiver.webhook_url(0)}]
+    bodies: list[tuple[str, dict[str, Any]]] = [
+        (deliver.WEBHOOKS_PATH, {"url": receiver.webhook_url(0)})
+    ]
     if scenario == "inbound":
         inbound = {"direction": "inbound", "signature_scheme": "github", "secret": INBOUND_SECRET}
-        bodies = [{**bodies[0], "event_types": ["inbound.received"]}, inbound]
+        subscribed = {**bodies[0][1], "event_types": ["inbound.received"]}
+        bodies = [(deliver.WEBHOOKS_PATH, subscribed), (deliver.WEBHOOKS_PATH, inbound)]
+    if scenario == "custom":  # the tenant's own type, with the built-in type's schema
+        schema = load_builtin()[deliver.EVENT_TYPE].schema
+        bodies.insert(0, (EVENT_TYPES_PATH, {"name": CUSTOM_TYPE, "schema": schema}))
     async with deliver.api_client("aiohttp", base_url, token) as post:
-        for body in bodies:
-            status, answer = await post(deliver.WEBHOOKS_PATH, orjson.dumps(body))
+        for path, body in bodies:
+            status, answer = await post(path, orjson.dumps(body))
             if status != 201:
-                raise BenchError(f"creating a webhook answered {status}: {answer}")
+                raise BenchError(f"POST {path} answered {status}: {answer}")
     return f"/api/v1/inbound/{answer['id']}" if scenario == "inbound" else deliver.EVENTS_PATH
 
 
@@ -423,7 +439,9 @@ def parse_options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help=f"per run (default {SECONDS:.0f})")
     parser.add_argument("--pg-url", default=deliver.ADMIN_URL, help="admin URL (loopback only)")
     parser.add_argument("--receiver", choices=("nginx", "python"), default="nginx")
-    parser.add_argument("--scenarios", default="publish", help="publish,inbound (comma-separated)")
+    parser.add_argument(
+        "--scenarios", default="publish", help="publish,custom,inbound (comma-separated)"
+    )
     options = parser.parse_args(argv)
     if set(options.scenarios.split(",")) - set(SCENARIOS):
         parser.error(f"--scenarios: choose from {', '.join(SCENARIOS)}")
