@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,34 +34,40 @@ class SandboxFailed(Exception):
     """A child did not answer: over its time or memory, or it failed."""
 
 
+@dataclass(slots=True)
+class _Share:
+    slots: asyncio.Semaphore
+    users: int = 0  # requests holding or waiting for a slot
+
+
 class _Shares:
-    """How many requests each tenant has in the children, at most ``limit`` at once (a
-    tenant past it waits, up to QUEUE_LIMIT_S); tenants with none are forgotten."""
+    """At most ``limit`` requests of one tenant in the children at once (one more waits, up
+    to QUEUE_LIMIT_S, and is woken alone when a slot frees); tenants with none are forgotten."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._held: Counter[str] = Counter()
-        self._changed = asyncio.Condition()
+        self._tenants: dict[str, _Share] = {}
 
     @contextlib.asynccontextmanager
     async def hold(self, tenant: str) -> AsyncIterator[None]:
-        async with self._changed:
+        share = self._tenants.get(tenant)
+        if share is None:
+            share = self._tenants[tenant] = _Share(asyncio.Semaphore(self._limit))
+        share.users += 1
+        try:
             try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self._held[tenant] < self._limit),
-                    QUEUE_LIMIT_S,
-                )
+                async with asyncio.timeout(QUEUE_LIMIT_S):
+                    await share.slots.acquire()
             except TimeoutError:
                 raise BackendUnavailable(_BUSY) from None
-            self._held[tenant] += 1
-        try:
-            yield
+            try:
+                yield
+            finally:
+                share.slots.release()
         finally:
-            async with self._changed:
-                self._held[tenant] -= 1
-                if not self._held[tenant]:
-                    del self._held[tenant]
-                self._changed.notify_all()
+            share.users -= 1
+            if not share.users:
+                del self._tenants[tenant]
 
 
 @dataclass(slots=True)
@@ -143,10 +148,12 @@ class Sandbox:
         try:
             if key is not None and key not in child.known:
                 message = {**message, "schema": schema}
-            answer = await asyncio.wait_for(child.ask(message), self.time_limit_s)
+            async with asyncio.timeout(self.time_limit_s):
+                answer = await child.ask(message)
             if answer.get("unknown"):
                 message = {**message, "schema": schema}
-                answer = await asyncio.wait_for(child.ask(message), self.time_limit_s)
+                async with asyncio.timeout(self.time_limit_s):
+                    answer = await child.ask(message)
         except TimeoutError:
             raise SandboxFailed(f"it took more than {self.time_limit_s:g} s") from None
         except (FrameError, OSError, RuntimeError):  # uvloop: RuntimeError on a closed pipe
@@ -163,7 +170,8 @@ class Sandbox:
             for _ in range(self._workers):
                 self._idle.put_nowait(None)  # a place for a child, started when first taken
         try:
-            child = await asyncio.wait_for(self._idle.get(), QUEUE_LIMIT_S)
+            async with asyncio.timeout(QUEUE_LIMIT_S):
+                child = await self._idle.get()
         except TimeoutError:
             raise BackendUnavailable(_BUSY) from None
         if child is not None and child.process.returncode is None:
@@ -208,7 +216,8 @@ class Sandbox:
         child = _Child(process, set())
         try:
             assert process.stdout is not None
-            await asyncio.wait_for(read_frame_async(process.stdout), START_LIMIT_S)
+            async with asyncio.timeout(START_LIMIT_S):
+                await read_frame_async(process.stdout)
         except (TimeoutError, FrameError) as exc:
             await child.stop()
             raise BackendUnavailable("the schema sandbox did not start") from exc
