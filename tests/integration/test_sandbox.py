@@ -18,6 +18,7 @@ import pytest
 from hookwire.domain.event_type import EventType
 from hookwire.sandbox import Sandbox
 from hookwire.sandbox.pool import SandboxFailed
+from hookwire.sandbox.protocol import CACHE_ENTRIES
 
 # Exact division by a subnormal divisor: about 26 us a check in jsonschema-rs, so 40,000
 # numbers take about a second (the schema checks weigh it, but not enough for 4 x 40,000).
@@ -216,3 +217,16 @@ async def test_a_request_cancelled_while_its_child_starts_leaves_no_process() ->
     finally:
         await sandbox.close()
     assert sandbox_processes() == []
+
+
+async def test_what_the_parent_notes_of_a_child_stays_bounded(sandbox: Sandbox) -> None:
+    """Every version a tenant publishes was a key noted for good: a tenant PATCHing and
+    publishing in a loop grew the API process without end. Past what a child can keep, the
+    notes start again (a schema is at worst sent once more)."""
+    assert await sandbox.errors(typed({"type": "object"}), {}, "/data") == []
+    [child] = sandbox._children
+    child.known.update(f"{v}/t/acme" for v in range(2, CACHE_ENTRIES + 1))
+    found = await sandbox.errors(typed({"required": ["id"]}, "u"), {}, "/data")
+    assert [e.path for e in found] == ["/data/id"]
+    assert len(child.known) == 1
+    assert await sandbox.errors(typed({"type": "object"}), {}, "/data") == []

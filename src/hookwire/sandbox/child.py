@@ -20,9 +20,8 @@ from typing import Any, Final
 
 from hookwire.domain.validation import Compiled, tenant_schema
 from hookwire.errors import FieldError, ValidationFailed
-from hookwire.sandbox.protocol import FrameError, read_frame, write_frame
+from hookwire.sandbox.protocol import CACHE_ENTRIES, FrameError, read_frame, write_frame
 
-CACHE_ENTRIES: Final = 4096
 CACHE_BYTES: Final = 256 * 1024 * 1024  # compiled schemas kept, by their footprints
 
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from hookwire.domain.event_type import EventType
 from hookwire.errors import BackendUnavailable, FieldError
-from hookwire.sandbox.protocol import FrameError, encode, read_frame_async
+from hookwire.sandbox.protocol import CACHE_ENTRIES, FrameError, encode, read_frame_async
 
 WORKERS: Final = 2
 TIME_LIMIT_S: Final = 1.0  # one check or validation, in the child
@@ -161,6 +161,8 @@ class Sandbox:
         if "failed" in answer:
             raise SandboxFailed(answer["failed"])
         if key is not None:
+            if len(child.known) >= CACHE_ENTRIES:  # the child has evicted some of them anyway
+                child.known.clear()
             child.known.add(key)
         return answer
 

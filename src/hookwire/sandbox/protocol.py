@@ -21,6 +21,7 @@ import orjson
 
 HEADER: Final = struct.Struct(">I")
 MAX_FRAME: Final = 64 * 1024 * 1024  # far above any request (two bodies of the payload limit)
+CACHE_ENTRIES: Final = 4096  # compiled schemas a child keeps, at most (and keys its parent notes)
 
 
 class FrameError(ConnectionError):
