@@ -25,3 +25,19 @@ def doubling_defs(levels: int, at: str) -> dict[str, Any]:
 def doubling_chain(holder: str, levels: int) -> dict[str, Any]:
     """:func:`doubling_defs` kept under ``holder``, and a reference to the first."""
     return {holder: doubling_defs(levels, f"#/{holder}"), "$ref": f"#/{holder}/d0"}
+
+
+def chain_under_content_schema() -> dict[str, Any]:
+    """A doubling chain under ``contentSchema`` behind ``#y``, and a second ``$anchor: y``
+    in $defs: jsonschema-rs registers the anchors under contentSchema, which the analysis once
+    never read, so it took the reference for the empty one."""
+    base = "/contentSchema"
+    return {
+        "$defs": {"a": {"$anchor": "y"}},
+        "contentSchema": {
+            "$anchor": "y",
+            "$defs": doubling_defs(16, f"#{base}/$defs"),
+            "$ref": f"#{base}/$defs/d0",
+        },
+        "properties": {"q": {"$ref": "#y"}},
+    }

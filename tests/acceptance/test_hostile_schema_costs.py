@@ -41,7 +41,7 @@ from tests.acceptance.test_hostile_requests import (  # noqa: F401 (fixtures)
     target,
 )
 from tests.acceptance.test_hostile_schemas import _rss_mb, tree_rss_mb
-from tests.hostile_schemas import doubling_defs
+from tests.hostile_schemas import chain_under_content_schema, doubling_defs
 
 CASES = Cases()
 case = CASES.add
@@ -72,16 +72,7 @@ async def content_schema_anchor(t: Target) -> Pair:
     second ``$anchor: y`` under $defs is no duplicate to it and the reference is taken for
     that empty one. Everything under contentSchema is unanalysed. 16 levels: 1.4 s
     in-process (18: 7.4 s). Twin: "s"."""
-    base = "/contentSchema"
-    schema = {
-        "$defs": {"a": {"$anchor": "y"}},
-        "contentSchema": {
-            "$anchor": "y",
-            "$defs": doubling_defs(16, f"#{base}/$defs"),
-            "$ref": f"#{base}/$defs/d0",
-        },
-        "properties": {"q": {"$ref": "#y"}},
-    }
+    schema = chain_under_content_schema()
     return await publishing(t, schema, ({"q": 5}, {"q": "s"}), CLIENT_ERRORS | {202})
 
 

@@ -19,7 +19,7 @@ from hookwire.domain.validation import (
 )
 from hookwire.errors import ValidationFailed
 from hookwire.sandbox.child import SchemaCache
-from tests.hostile_schemas import doubling_defs
+from tests.hostile_schemas import chain_under_content_schema, doubling_defs
 
 
 @pytest.mark.parametrize(
@@ -333,20 +333,6 @@ def anchor_and_dynamic_anchor(first: str, second: str) -> dict[str, Any]:
     return {first: "x", "type": "object", "properties": {"q": {"$ref": "#x"}}, "$defs": defs}
 
 
-def content_schema_anchor() -> dict[str, Any]:
-    """jsonschema-rs registers anchors under contentSchema; schema_graph does not read it."""
-    base = "/contentSchema"
-    return {
-        "$defs": {"a": {"$anchor": "y"}},
-        "contentSchema": {
-            "$anchor": "y",
-            "$defs": doubling_defs(16, f"#{base}/$defs"),
-            "$ref": f"#{base}/$defs/d0",
-        },
-        "properties": {"q": {"$ref": "#y"}},
-    }
-
-
 def draft_2019_recursive_ref() -> dict[str, Any]:
     """A subschema's ``$schema`` switches jsonschema-rs to 2019-09 there: $recursiveRef applies."""
     recursive = {"$recursiveRef": "#"}
@@ -382,7 +368,7 @@ def draft4_id() -> dict[str, Any]:
     [
         anchor_and_dynamic_anchor("$anchor", "$dynamicAnchor"),
         anchor_and_dynamic_anchor("$dynamicAnchor", "$anchor"),
-        content_schema_anchor(),
+        chain_under_content_schema(),
         draft_2019_recursive_ref(),
         draft4_id(),
     ],
