@@ -20,7 +20,7 @@ from typing import Any, Final
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event_type import NAME_RE, EventType, same_json
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import Compiled, checked
+from hookwire.domain.validation import checked, validator_for
 from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from hookwire.sandbox import Sandbox
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
@@ -70,7 +70,6 @@ class EventTypeService:
         self.store = store
         self.sandbox = sandbox
         self.builtin = dict(load_builtin() if builtin is None else builtin)
-        self._compiled: dict[str, Compiled] = {}  # built-in types only
 
     async def get(self, principal: Principal, name: str, version: int | None = None) -> EventType:
         if name in self.builtin:
@@ -167,9 +166,6 @@ class EventTypeService:
 
     async def data_errors(self, event_type: EventType, data: Any) -> builtins.list[FieldError]:
         """Every violation of the type's schema by ``data``, pointed at ``/data/...``."""
-        if event_type.builtin:
-            compiled = self._compiled.get(event_type.name)
-            if compiled is None:
-                compiled = self._compiled[event_type.name] = Compiled(event_type.schema)
-            return compiled.errors(data, base="/data")
+        if event_type.builtin:  # hookwire's own schema: compiled once, run here
+            return validator_for(event_type.schema).errors(data, base="/data")
         return await self.sandbox.errors(event_type, data, "/data")
