@@ -49,22 +49,18 @@ class Target:
     address: IPAddress | None  # the host, when it is an address (then nothing is resolved)
 
 
-def parse_target(url: str) -> Target:
-    """The target ``url`` names, or InvalidTarget."""
-    return _parsed(url)
-
-
 def target_problem(url: str) -> str | None:
     """Why ``url`` cannot be a target, or None."""
     try:
-        _parsed(url)
+        parse_target(url)
     except InvalidTarget as exc:
         return str(exc)
     return None
 
 
 @lru_cache(maxsize=4096)  # the sender reads the same few URLs on every attempt
-def _parsed(url: str) -> Target:
+def parse_target(url: str) -> Target:
+    """The target ``url`` names, or InvalidTarget."""
     _check_characters(url)
     try:
         parsed = URL(url)
