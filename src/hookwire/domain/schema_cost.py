@@ -129,11 +129,16 @@ def _containers_compared(node: dict[str, Any]) -> int:
 
 
 def _names_listed(node: dict[str, Any]) -> int:
-    return _length(node.get("required")) + sum(
-        sum(map(_length, groups.values()))
-        for key in ("dependentRequired", "dependencies")
-        if isinstance(groups := node.get(key), dict)
-    )
+    return _length(node.get("required")) + sum(map(len, _name_lists(node)))
+
+
+def _name_lists(node: dict[str, Any]) -> Iterator[list[Any]]:
+    """The lists of names ``dependentRequired`` and draft 7's ``dependencies`` hold."""
+    for key in ("dependentRequired", "dependencies"):
+        groups = node.get(key)
+        for group in groups.values() if isinstance(groups, dict) else ():
+            if isinstance(group, list):
+                yield group
 
 
 def error_weight(node: Any, sizes: dict[int, int]) -> int:
@@ -143,14 +148,9 @@ def error_weight(node: Any, sizes: dict[int, int]) -> int:
     its options, a ``const`` its value, a name itself)."""
     if not isinstance(node, dict):
         return 1
-    names = _length(node.get("required"))
     carried = sum(_size(node.get(key), sizes) for key in ("required", "enum", "const", "not"))
-    for key in ("dependentRequired", "dependencies"):
-        groups = node.get(key)
-        for group in groups.values() if isinstance(groups, dict) else ():
-            names += _length(group)
-            carried += _size(group, sizes) if isinstance(group, list) else 0
-    return len(node) + names + carried // CARRIED_BYTES_PER_ERROR
+    carried += sum(_size(group, sizes) for group in _name_lists(node))
+    return len(node) + _names_listed(node) + carried // CARRIED_BYTES_PER_ERROR
 
 
 def _length(value: Any) -> int:
