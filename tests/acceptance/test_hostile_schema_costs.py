@@ -40,8 +40,8 @@ from tests.acceptance.test_hostile_requests import (  # noqa: F401 (fixtures)
     table,
     target,
 )
-from tests.acceptance.test_hostile_schemas import _rss_mb, tree_rss_mb
 from tests.hostile_schemas import chain_under_content_schema, doubling_defs
+from tests.procfs import rss_mb, tree_rss_mb
 
 CASES = Cases()
 case = CASES.add
@@ -285,13 +285,13 @@ async def test_the_serving_process_holds_no_tenant_schema(target: Target) -> Non
     entries could hold 12-20 GB of the API process. Tenant schemas are compiled only in the
     sandbox's processes now, whose caches count a schema by the size of its JSON."""
     pid = target.server.process.pid
-    before, tree_before = _rss_mb(pid), tree_rss_mb(pid)
+    before, tree_before = rss_mb(pid), tree_rss_mb(pid)
     for j in range(40):
         enum = [f"{j}v{i}" for i in range(24_000)]
         name = await _event_type(target, {"type": "array", "items": {"enum": enum}})
         published = await target.post(EVENTS, {"type": name, "data": []})
         assert published.status_code == 202, published.text
-    grown, tree_grown = _rss_mb(pid) - before, tree_rss_mb(pid) - tree_before
+    grown, tree_grown = rss_mb(pid) - before, tree_rss_mb(pid) - tree_before
     assert grown < 20, f"40 cached tenant types grew the API process by {grown:.0f} MB"
     # two children, each caching at most 256 MiB of footprints, plus their own start
     assert tree_grown < 612, f"the API and its sandbox grew by {tree_grown:.0f} MB"

@@ -9,8 +9,6 @@ one to several seconds, or took gigabytes, before its fix)::
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from tests.acceptance.test_hostile_requests import (  # noqa: F401 (fixtures)
     target,
 )
 from tests.hostile_schemas import doubling_chain
+from tests.procfs import tree_rss_mb
 
 CASES = Cases()
 case = CASES.add
@@ -312,40 +311,6 @@ async def test_no_schema_stalls_the_event_loop(
     name: str,
 ) -> None:
     await check(target, table, name, await CASES[name](target))
-
-
-def _rss_mb(pid: int) -> float:
-    with (
-        contextlib.suppress(FileNotFoundError, ProcessLookupError),
-        open(f"/proc/{pid}/status") as status,
-    ):
-        line = next((x for x in status if x.startswith("VmRSS:")), "VmRSS: 0 kB")
-        return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            # the command name (field 2) is in parentheses and may hold spaces
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def tree_rss_mb(pid: int, children: bool = True) -> float:
-    """The resident memory of ``pid`` (MB), with all its descendants' when ``children``: the
-    API process and the schema sandbox it starts."""
-    total, pending = _rss_mb(pid), _children(pid) if children else []
-    while pending:
-        child = pending.pop()
-        total += _rss_mb(child)
-        pending.extend(_children(child))
-    return total
 
 
 async def test_cached_validators_hold_bounded_memory(target: Target) -> None:  # noqa: F811

@@ -10,7 +10,6 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from hookwire.domain.event_type import EventType
 from hookwire.sandbox import Sandbox
 from hookwire.sandbox.pool import SandboxFailed
 from hookwire.sandbox.protocol import CACHE_ENTRIES
+from tests.procfs import children
 
 # Exact division by a subnormal divisor: about 26 us a check in jsonschema-rs, so 40,000
 # numbers take about a second (the schema checks weigh it, but not enough for 4 x 40,000).
@@ -189,16 +189,7 @@ async def test_a_child_over_its_time_is_replaced_before_the_next_request() -> No
 
 def sandbox_processes() -> list[int]:
     """This process's children running the sandbox."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if not entry.name.isdigit():
-                continue
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes()
-            if int(stat[1]) == os.getpid() and b"hookwire.sandbox" in command:
-                found.append(int(entry.name))
-    return found
+    return children(os.getpid(), b"hookwire.sandbox")
 
 
 async def test_a_request_cancelled_while_its_child_starts_leaves_no_process() -> None:
