@@ -169,13 +169,13 @@ async def test_an_event_and_its_deliveries_commit_together(store: Store) -> None
         type_version=1, data={"n": 1}, created_at=factories.utcnow(),
     )  # fmt: skip
 
-    def with_a_stray_delivery(candidates: Sequence[Candidate]) -> list[Delivery]:
+    def with_a_twin_delivery(candidates: Sequence[Candidate]) -> list[Delivery]:
         good = fan_out(event, candidates, lambda: new_id("dlv"))
-        stray = dataclasses.replace(good[0], id=new_id("dlv"), webhook_id="wh_does_not_exist")
-        return [*good, stray]  # the stray one breaks the foreign key: nothing may stay
+        twin = dataclasses.replace(good[0])
+        return [*good, twin]  # the twin breaks the primary key: nothing may stay
 
     with pytest.raises(StoreUnavailable):
-        await store.publish(event, with_a_stray_delivery, None)
+        await store.publish(event, with_a_twin_delivery, None)
     assert await store.get_event(owner, event.id) is None
     assert await store.list_deliveries(owner, DeliveryQuery()) == []
     published = await store.publish(event, lambda c: fan_out(event, c, lambda: new_id("dlv")), None)

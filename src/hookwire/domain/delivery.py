@@ -119,6 +119,21 @@ def fan_out(
     return deliveries
 
 
+Waiting = Literal["pending", "held", "cancelled"]
+
+
+def waiting(webhook: Webhook | Candidate) -> Waiting:
+    """What the webhook's waiting deliveries are while it is as it is now: sent (``pending``)
+    when it runs, ``held`` while it is paused or disabled, ``cancelled`` once it is deleted.
+    Every write to a webhook applies it to them in the same transaction, and a claim applies
+    it again before anything is sent."""
+    if webhook.is_deleted:
+        return "cancelled"
+    if webhook.enabled and webhook.paused_at is None:
+        return "pending"
+    return "held"
+
+
 def settled(
     delivery: Delivery, webhook: Webhook, outcome: Outcome, retry_at: datetime | None
 ) -> tuple[Status, datetime | None]:
@@ -127,10 +142,9 @@ def settled(
         return "succeeded", None
     if outcome.kind == "gone" or delivery.attempt_count + 1 >= webhook.retry_policy.max_attempts:
         return "failed", None
-    if webhook.is_deleted:
-        return "cancelled", None
-    if webhook.paused_at is not None or retry_at is None:
-        return "held", None
+    state = waiting(webhook)
+    if state != "pending" or retry_at is None:
+        return "held" if state == "pending" else state, None
     return "pending", retry_at
 
 

@@ -190,12 +190,7 @@ class WebhookService:
 
     async def delete(self, principal: Principal, webhook_id: str) -> None:
         """Soft-delete; its pending and held deliveries are cancelled in the same write."""
-        await self._change(
-            principal,
-            webhook_id,
-            rules.deleted,
-            then=lambda w, now: Transition(deliveries="cancel"),
-        )
+        await self._change(principal, webhook_id, rules.deleted)
 
     async def pause(self, principal: Principal, webhook_id: str) -> Webhook:
         """Pause by hand: new and pending deliveries are held, none dropped; announced."""
@@ -318,16 +313,12 @@ def _id(webhook: Webhook) -> str:
 
 
 def _pausing(webhook: Webhook, now: datetime) -> Transition:
-    return Transition(
-        pause="pause",
-        deliveries="hold",
-        announce=announce(webhook, "webhook.paused", "manual", now),
-    )
+    return Transition(pause="pause", announce=announce(webhook, "webhook.paused", "manual", now))
 
 
 def _resuming(webhook: Webhook, now: datetime) -> Transition:
     announcement = announce(webhook, "webhook.resumed", "manual", now)
-    return Transition(pause="resume", deliveries="release", announce=announcement)
+    return Transition(pause="resume", announce=announcement)
 
 
 def _is_paused(webhook: Webhook) -> bool:

@@ -43,10 +43,10 @@ Announcer = Callable[[Webhook, str, datetime], Announcement]
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """What else a person's write to a webhook does, in the same transaction."""
+    """What else a person's write to a webhook does, in the same transaction. Its waiting
+    deliveries always follow the state it is left in (``domain.delivery.waiting``)."""
 
     pause: Literal["pause", "resume"] | None = None
-    deliveries: Literal["hold", "release", "cancel"] | None = None
     announce: Announcement | None = None
 
 

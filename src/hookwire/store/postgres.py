@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from hookwire.store import migrations as schema
 from hookwire.store import rows
 from hookwire.store.base import (
     CLAIM_TTL,
+    LEASE_MARGIN,
     NO_TRANSITION,
     Announcer,
     Claim,
@@ -41,6 +42,8 @@ Q = load("postgres")
 T = TypeVar("T")
 MIGRATION_LOCK = 0x686F6F6B  # "hook": one migrator at a time across processes
 CHANNEL = "hookwire_due"  # NOTIFY when deliveries become due; workers LISTEN
+LEASE_MARGIN_MS = round(LEASE_MARGIN.total_seconds() * 1000)
+DEADLOCK_RETRIES = 3
 # InternalClientError: asyncpg's state machine on a connection the server dropped mid-query
 # (seen when PostgreSQL restarts under load); it is the database going away, not a bug of ours.
 _DRIVER_ERRORS = (
@@ -192,18 +195,35 @@ class PostgresStore(NamedQueries):
         self, webhook: Webhook, *, expected_version: int, transition: Transition = NO_TRANSITION
     ) -> Webhook | None:
         params = rows.update_params(webhook, expected_version, transition.pause)
-        async with self._conn() as conn, conn.transaction():
+
+        async def write(conn: asyncpg.Connection) -> Webhook | None:
             found = await conn.fetch(*_flat("update_webhook", params))
             if not found:
                 return None
-            if transition.deliveries is not None:
-                change = {"webhook_id": webhook.id, "now": webhook.updated_at}
-                await conn.execute(*_flat(f"{transition.deliveries}_deliveries", change))
+            stored = rows.webhook_from_row(found[0])
+            await _reconcile(conn, stored, webhook.updated_at)
             if transition.announce is not None:
                 await _publish_in(conn, transition.announce.event, transition.announce.fan_out)
-        if transition.deliveries == "release" or transition.announce is not None:
-            self._poke()
-        return rows.webhook_from_row(found[0])
+            return stored
+
+        stored = await self._transaction(write)
+        if stored is not None:
+            self._poke()  # released deliveries or an announcement may be due
+        return stored
+
+    async def _transaction(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, again when PostgreSQL aborted it to break a
+        deadlock: a transition locks its webhook and then the webhooks its announcement goes
+        to, so two transitions (or a settle that pauses) can wait for each other."""
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                async with self._conn() as conn, conn.transaction():
+                    return await work(conn)
+            except StoreUnavailable as exc:
+                deadlocked = isinstance(exc.__cause__, asyncpg.DeadlockDetectedError)
+                if not deadlocked or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- secret blobs (local secret backend) ---------------------------------------------
 
@@ -244,10 +264,11 @@ class PostgresStore(NamedQueries):
     # --- the delivery engine -----------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
+        params = {"now": now, "limit": limit, "lease_margin_ms": LEASE_MARGIN_MS}
         async with self._conn() as conn, conn.transaction():
-            leased = [
-                rows.delivery_from_row(r)
-                for r in await conn.fetch(*_flat("claim_due", {"now": now, "limit": limit}))
+            claimed = await conn.fetch(*_flat("claim_due", params))
+            leased = [  # the others were held or cancelled: their webhook no longer runs
+                rows.delivery_from_row(r) for r in claimed if r["status"] == "in_flight"
             ]
             if not leased:
                 return []
@@ -259,8 +280,10 @@ class PostgresStore(NamedQueries):
     async def settle(
         self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
     ) -> None:
-        async with self._conn() as conn, conn.transaction():
+        async def write(conn: asyncpg.Connection) -> None:
             await _settle(conn, settlements, announce, now)
+
+        await self._transaction(write)
 
     async def release(self, jobs: Sequence[Job], now: datetime) -> None:
         text = Q["release_lease"].text
@@ -316,14 +339,22 @@ class PostgresStore(NamedQueries):
 
 async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -> list[Delivery]:
     """Insert ``event`` and the deliveries ``fan_out`` makes of its candidate webhooks: two
-    round trips, the second one statement (atomic without a transaction of its own)."""
+    round trips, the second one statement (atomic without a transaction of its own). That
+    statement re-reads the candidates locked, so the deliveries returned are those written,
+    each with the status its webhook's state at commit gave it."""
     scope = {"tenant_id": event.tenant_id, "app_id": event.app_id}
     params = {**scope, "connector_id": event.connector_id, "type": event.type}
     candidates = await conn.fetch(*_flat("fanout_webhooks", params))
     deliveries = fan_out([rows.candidate_from_row(r) for r in candidates])
     params = rows.event_with_deliveries(event, deliveries)
-    await conn.execute(*_flat("insert_event_with_deliveries", params))
-    return deliveries
+    inserted = await conn.fetch(*_flat("insert_event_with_deliveries", params))
+    written = {r["id"]: r["status"] for r in inserted}
+    return [rows.as_written(d, written[d.id]) for d in deliveries if d.id in written]
+
+
+async def _reconcile(conn: asyncpg.Connection, webhook: Webhook, now: datetime) -> None:
+    """Bring the webhook's waiting deliveries in line with its state (the row is locked)."""
+    await conn.execute(*_flat(rows.reconcile(webhook), {"webhook_id": webhook.id, "now": now}))
 
 
 async def _settle(
@@ -342,8 +373,7 @@ async def _settle(
             paused = await conn.fetch(*_flat("auto_pause", {"id": webhook.id, "at": now}))
             if paused:
                 webhook = rows.webhook_from_row(paused[0])
-                hold = {"webhook_id": webhook.id, "now": now}
-                await conn.execute(*_flat("hold_deliveries", hold))
+                await _reconcile(conn, webhook, now)
                 announcement = announce(webhook, reason, now)
                 await _publish_in(conn, announcement.event, announcement.fan_out)
         params = [Q["settle_delivery"].args(p) for p in rows.settle_params(group, webhook, now)]

@@ -14,7 +14,16 @@ from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.attempt import Attempt
-from hookwire.domain.delivery import CANDIDATE_COLUMNS, Candidate, Delivery, Tally, settled, tally
+from hookwire.domain.delivery import (
+    CANDIDATE_COLUMNS,
+    Candidate,
+    Delivery,
+    Tally,
+    Waiting,
+    settled,
+    tally,
+    waiting,
+)
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.inbound import InboundMessage
@@ -146,10 +155,20 @@ def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[
         "delivery_ids": [d.id for d in deliveries],
         "delivery_app_ids": [d.app_id for d in deliveries],
         "delivery_webhook_ids": [d.webhook_id for d in deliveries],
-        "delivery_statuses": [d.status for d in deliveries],
-        "delivery_next_attempt_at": [d.next_attempt_at for d in deliveries],
         "delivery_bodies": [d.body for d in deliveries],
     }
+
+
+def as_written(delivery: Delivery, status: str) -> Delivery:
+    """``delivery`` as the store wrote it: ``held`` when its webhook was paused at commit."""
+    if status == delivery.status:
+        return delivery
+    held = status == "held"
+    return dataclasses.replace(
+        delivery,
+        status="held" if held else "pending",
+        next_attempt_at=None if held else delivery.created_at,
+    )
 
 
 def delivery_from_row(row: Mapping[str, Any]) -> Delivery:
@@ -254,6 +273,20 @@ def update_params(webhook: Webhook, expected_version: int, pause: str | None) ->
                         "last_rejected_at"):  # fmt: skip
         del row[not_written]
     return {**row, "expected_version": expected_version, "pause": pause}
+
+
+RECONCILE: Final[dict[Waiting, str]] = {
+    "pending": "release_deliveries",
+    "held": "hold_deliveries",
+    "cancelled": "cancel_deliveries",
+}
+
+
+def reconcile(webhook: Webhook) -> str:
+    """The statement that brings the webhook's waiting deliveries in line with the state it is
+    in now (``domain.delivery.waiting``); every write to a webhook runs it (one mechanism,
+    so no transition can forget a case)."""
+    return RECONCILE[waiting(webhook)]
 
 
 def by_webhook(settlements: Sequence[Settlement]) -> dict[str, list[Settlement]]:

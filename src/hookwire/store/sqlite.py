@@ -98,8 +98,8 @@ class SQLiteStore(NamedQueries):
         stored = await self.engine.write(
             writes.update_webhook(webhook, expected_version, transition)
         )
-        if transition.deliveries == "release" or transition.announce is not None:
-            self._due.set()
+        if stored is not None:
+            self._due.set()  # released deliveries or an announcement may be due
         return stored
 
     # --- secret blobs (local secret backend) ---------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from hookwire.domain.delivery import Delivery, pause_reason
+from hookwire.domain.delivery import Delivery, pause_reason, waiting
 from hookwire.domain.event import Event
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.webhook import Webhook
@@ -119,17 +119,24 @@ def update_webhook(
         found = conn.execute(Q["update_webhook"].text, encode(rows.WEBHOOKS, params)).fetchall()
         if not found:
             return None
-        if transition.deliveries is not None:
-            change = {"webhook_id": webhook.id, "now": iso(webhook.updated_at)}
-            execute(conn, f"{transition.deliveries}_deliveries", change)
+        stored = webhook_of(found[0])
+        reconcile(conn, stored, webhook.updated_at)
         if transition.announce is not None:
             publish_in(conn, transition.announce.event, transition.announce.fan_out)
-        return webhook_of(found[0])
+        return stored
 
     return run
 
 
+def reconcile(conn: sqlite3.Connection, webhook: Webhook, now: datetime) -> None:
+    """Bring the webhook's waiting deliveries in line with its state, in this transaction."""
+    execute(conn, rows.reconcile(webhook), {"webhook_id": webhook.id, "now": iso(now)})
+
+
 def lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list[Job]]:
+    """Lease what is due, each delivery's webhook read as it is now: a stopped webhook's
+    delivery is held or cancelled instead (``domain.delivery.waiting``), never sent."""
+
     def run(conn: sqlite3.Connection) -> list[Job]:
         due = conn.execute(Q["due_deliveries"].text, {"now": iso(now), "limit": limit}).fetchall()
         deliveries = [delivery_of(row) for row in due][:limit]
@@ -139,9 +146,13 @@ def lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list[
         hooks = {
             w.id: w for w in map(webhook_of, conn.execute(Q["webhooks_by_id"].text, {"ids": ids}))
         }
-        jobs = []
+        jobs, stopped = [], []
         for delivery in deliveries:
             webhook = hooks[delivery.webhook_id]
+            state = waiting(webhook)
+            if state != "pending":
+                stopped.append({"id": delivery.id, "status": state, "now": iso(now)})
+                continue
             lease = now + timedelta(milliseconds=webhook.retry_policy.timeout_ms) + LEASE_MARGIN
             leased = dataclasses.replace(delivery, status="in_flight", lease_expires_at=lease)
             jobs.append(Job(leased, webhook))
@@ -150,6 +161,7 @@ def lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list[
             [{"id": j.delivery.id, "lease": iso(j.delivery.lease_expires_at), "now": iso(now)}
              for j in jobs],
         )  # fmt: skip
+        conn.executemany(Q["stop_delivery"].text, stopped)
         return jobs
 
     return run
@@ -172,7 +184,7 @@ def settle(
             paused = conn.execute(Q["auto_pause"].text, pause).fetchall()
             if paused:
                 webhook = webhook_of(paused[0])
-                execute(conn, "hold_deliveries", {"webhook_id": webhook.id, "now": iso(now)})
+                reconcile(conn, webhook, now)
                 announcement = announce(webhook, reason, now)
                 publish_in(conn, announcement.event, announcement.fan_out)
         params = [encode(rows.Table(), p) for p in rows.settle_params(group, webhook, now)]

@@ -27,6 +27,12 @@ INSERT INTO webhooks (
 -- A person's write: the columns the delivery engine owns (last_delivery_*,
 -- consecutive_failures) are never written from a stale copy; paused_at changes only through
 -- :pause ('pause' keeps an earlier pause time, 'resume' clears it and the failure count).
+-- The row is locked FOR UPDATE, the one mode that conflicts with the FOR KEY SHARE a publish
+-- and a claim take: a publish or claim under way finishes first (and this transaction's
+-- reconcile sees its deliveries), or waits and then reads the row as this write leaves it.
+WITH locked AS (
+    SELECT id FROM webhooks WHERE id = :id AND tenant_id = :tenant_id FOR UPDATE
+)
 UPDATE webhooks SET
     url = :url, secret_fingerprint = :secret_fingerprint, updated_at = :updated_at,
     updated_by = :updated_by, source = :source, source_type = :source_type,
@@ -41,7 +47,7 @@ UPDATE webhooks SET
         WHEN 'resume' THEN NULL
         ELSE paused_at END,
     consecutive_failures = CASE WHEN :pause::text = 'resume' THEN 0 ELSE consecutive_failures END
-WHERE id = :id AND tenant_id = :tenant_id AND version = :expected_version
+WHERE id IN (SELECT id FROM locked) AND version = :expected_version
 RETURNING *;
 
 -- name: get_webhook
@@ -78,7 +84,8 @@ SELECT ciphertext FROM secrets WHERE path = :path;
 DELETE FROM secrets WHERE path = :path;
 
 -- name: fanout_webhooks
--- only what fan-out reads (domain.delivery.Candidate): decoding whole rows cost more
+-- only what fan-out reads (domain.delivery.Candidate): decoding whole rows cost more. The
+-- insert reads the chosen rows again, locked, and its reading is the one that counts.
 SELECT id, tenant_id, direction, enabled, is_deleted, event_types, app_id, connector_id, envelope,
        paused_at
 FROM webhooks
@@ -110,7 +117,26 @@ WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
 -- One statement, one round trip: the event and its deliveries (as parallel arrays) commit
 -- together even outside a transaction. A data-modifying CTE always runs; the deliveries'
 -- foreign key is checked at the end of the statement, when the event row exists.
-WITH event AS (
+-- The webhooks fan-out chose are read again here, locked FOR KEY SHARE until the commit: a
+-- pause, resume, disable or delete (FOR UPDATE) under way is waited for and its result read
+-- (READ COMMITTED re-reads a row whose lock it waited for), and one that comes later waits
+-- for this commit and then sees these deliveries. So the webhook's state at commit decides:
+-- none for a webhook deleted, disabled or no longer subscribed, held for a paused one.
+WITH wanted AS (
+    SELECT * FROM unnest(:delivery_ids::text[], :delivery_app_ids::text[],
+                         :delivery_webhook_ids::text[], :delivery_bodies::bytea[])
+         AS d (id, app_id, webhook_id, body)
+), live AS (
+    SELECT w.id, w.paused_at IS NULL AS running FROM webhooks AS w
+    WHERE w.id IN (SELECT webhook_id FROM wanted)
+      AND w.enabled = true AND w.is_deleted = false
+      AND (w.connector_id IS NULL OR w.connector_id = :connector_id)
+      AND (jsonb_array_length(w.event_types) = 0
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.event_types) AS p
+                        WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')))
+    ORDER BY w.id
+    FOR KEY SHARE OF w
+), event AS (
     INSERT INTO events (
         id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
         tags, created_at
@@ -123,12 +149,12 @@ INSERT INTO deliveries (
     id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
     lease_expires_at, body, created_at, updated_at
 )
-SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, d.status, 0, d.next_attempt_at, NULL,
+SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id,
+       CASE WHEN l.running THEN 'pending' ELSE 'held' END, 0,
+       CASE WHEN l.running THEN :created_at::timestamptz END, NULL,
        d.body, :created_at, :created_at
-FROM unnest(:delivery_ids::text[], :delivery_app_ids::text[], :delivery_webhook_ids::text[],
-            :delivery_statuses::text[], :delivery_next_attempt_at::timestamptz[],
-            :delivery_bodies::bytea[])
-     AS d (id, app_id, webhook_id, status, next_attempt_at, body);
+FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id
+RETURNING id, status;
 
 -- name: get_event
 SELECT * FROM events
@@ -196,6 +222,8 @@ UPDATE event_types SET
 WHERE tenant_id = :tenant_id AND name = :name AND version = :version;
 
 -- name: hold_deliveries
+-- hold, release and cancel bring a webhook's waiting deliveries in line with its state
+-- (domain.delivery.waiting), in the transaction that changed the state.
 UPDATE deliveries SET status = 'held', next_attempt_at = NULL, updated_at = :now
 WHERE webhook_id = :webhook_id AND status = 'pending';
 
@@ -205,7 +233,7 @@ WHERE webhook_id = :webhook_id AND status = 'held';
 
 -- name: cancel_deliveries
 UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = :now
-WHERE webhook_id = :webhook_id AND status IN ('pending', 'held');
+WHERE webhook_id = :webhook_id AND (status = 'pending' OR status = 'held');
 
 -- name: insert_attempt
 INSERT INTO attempts (
@@ -229,8 +257,10 @@ WHERE id = :id
 RETURNING *;
 
 -- name: auto_pause
+-- A transition like a person's pause: FOR UPDATE, so publishes and claims under way finish.
+WITH locked AS (SELECT id FROM webhooks WHERE id = :id FOR UPDATE)
 UPDATE webhooks SET paused_at = :at
-WHERE id = :id AND paused_at IS NULL AND is_deleted = false
+WHERE id IN (SELECT id FROM locked) AND paused_at IS NULL AND is_deleted = false
 RETURNING *;
 
 -- name: settle_delivery
@@ -246,20 +276,36 @@ SELECT * FROM webhooks WHERE id IN (SELECT value FROM jsonb_array_elements_text(
 
 -- name: claim_due
 -- SKIP LOCKED: concurrent workers each take different rows, none waits for another.
+-- Each delivery's webhook is read as it is now and locked FOR KEY SHARE (SKIP LOCKED: a
+-- webhook whose transition is under way keeps its deliveries for a later claim): a deleted
+-- webhook's delivery is cancelled, a paused or disabled one's held, and only a running one's
+-- leased and sent (domain.delivery.waiting says the same in Python).
 WITH pending AS (
-    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
+    SELECT id, webhook_id FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
     ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED
 ), expired AS (
-    SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
+    SELECT id, webhook_id FROM deliveries
+    WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
     ORDER BY lease_expires_at
     LIMIT greatest(0, :limit - (SELECT count(*) FROM pending)) FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id, webhook_id FROM pending UNION ALL SELECT id, webhook_id FROM expired
+), hooks AS (
+    SELECT id, (retry_policy->>'timeoutMs')::int AS timeout_ms,
+           CASE WHEN is_deleted THEN 'cancelled'
+                WHEN enabled AND paused_at IS NULL THEN 'in_flight'
+                ELSE 'held' END AS status
+    FROM webhooks WHERE id IN (SELECT webhook_id FROM due)
+    FOR KEY SHARE SKIP LOCKED
 )
 UPDATE deliveries AS d SET
-    status = 'in_flight', updated_at = :now::timestamptz,
-    lease_expires_at = :now::timestamptz
-        + make_interval(secs => ((w.retry_policy->>'timeoutMs')::int + 30000) / 1000.0)
-FROM webhooks AS w
-WHERE d.id IN (SELECT id FROM pending UNION ALL SELECT id FROM expired) AND w.id = d.webhook_id
+    status = h.status, updated_at = :now::timestamptz,
+    next_attempt_at = CASE WHEN h.status = 'in_flight' THEN d.next_attempt_at END,
+    lease_expires_at = CASE WHEN h.status = 'in_flight' THEN :now::timestamptz
+        + make_interval(secs => (h.timeout_ms + :lease_margin_ms::int) / 1000.0) END
+FROM due, hooks AS h
+WHERE d.id = due.id AND h.id = due.webhook_id
 RETURNING d.*;
 
 -- name: release_lease
@@ -409,7 +455,8 @@ SELECT
     (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
      WHERE d.status IN ('pending', 'held') AND w.is_deleted = true) AS due_for_deleted_webhooks,
     (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
-     WHERE d.status = 'held' AND w.paused_at IS NULL) AS held_for_running_webhooks,
+     WHERE d.status = 'held' AND w.paused_at IS NULL AND w.enabled = true
+       AND w.is_deleted = false) AS held_for_running_webhooks,
     (SELECT count(*) FROM deliveries
      WHERE status = 'pending' AND next_attempt_at IS NULL) AS pending_without_due_time,
     (SELECT count(*) FROM deliveries AS d

@@ -188,6 +188,8 @@ UPDATE event_types SET
 WHERE tenant_id = :tenant_id AND name = :name AND version = :version;
 
 -- name: hold_deliveries
+-- hold, release and cancel bring a webhook's waiting deliveries in line with its state
+-- (domain.delivery.waiting), in the transaction that changed the state.
 UPDATE deliveries SET status = 'held', next_attempt_at = NULL, updated_at = :now
 WHERE webhook_id = :webhook_id AND status = 'pending';
 
@@ -197,7 +199,7 @@ WHERE webhook_id = :webhook_id AND status = 'held';
 
 -- name: cancel_deliveries
 UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = :now
-WHERE webhook_id = :webhook_id AND status IN ('pending', 'held');
+WHERE webhook_id = :webhook_id AND (status = 'pending' OR status = 'held');
 
 -- name: insert_attempt
 INSERT INTO attempts (
@@ -249,6 +251,13 @@ SELECT * FROM (
 
 -- name: lease_delivery
 UPDATE deliveries SET status = 'in_flight', lease_expires_at = :lease, updated_at = :now
+WHERE id = :id;
+
+-- name: stop_delivery
+-- A claimed delivery whose webhook is no longer running: held (paused or disabled) or
+-- cancelled (deleted), never sent.
+UPDATE deliveries SET status = :status, next_attempt_at = NULL, lease_expires_at = NULL,
+    updated_at = :now
 WHERE id = :id;
 
 -- name: release_lease
@@ -395,7 +404,8 @@ SELECT
     (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
      WHERE d.status IN ('pending', 'held') AND w.is_deleted = 1) AS due_for_deleted_webhooks,
     (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
-     WHERE d.status = 'held' AND w.paused_at IS NULL) AS held_for_running_webhooks,
+     WHERE d.status = 'held' AND w.paused_at IS NULL AND w.enabled = 1
+       AND w.is_deleted = 0) AS held_for_running_webhooks,
     (SELECT count(*) FROM deliveries
      WHERE status = 'pending' AND next_attempt_at IS NULL) AS pending_without_due_time,
     (SELECT count(*) FROM deliveries AS d
