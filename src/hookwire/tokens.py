@@ -118,6 +118,12 @@ class TokenVerifier:
         return principal, float(claims["exp"])
 
 
+def can_mint(settings: Settings) -> bool:
+    """Whether this configuration holds a key to sign tokens with: not where only an
+    identity provider's public key is set (it mints, hookwire verifies)."""
+    return bool(settings.jwt_secret or settings.jwt_private_key)
+
+
 def mint(
     settings: Settings,
     tenant_id: str,

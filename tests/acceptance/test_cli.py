@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from hookwire.store.migrations import migrations
 from tests.acceptance.processes import clean_env, free_port, run, server
@@ -42,6 +46,29 @@ def test_serve_runs_on_sqlite_with_generated_keys_that_survive_a_restart(tmp_pat
         assert again.status_code == 200  # the first run's token still verifies
         assert again.json()["event_types"] == ["rfp.*"]
     assert (tmp_path / ".hookwire" / "keys.json").read_bytes() == keys
+
+
+def test_serve_with_only_an_identity_providers_public_key_starts_and_prints_no_token(
+    tmp_path: Path,
+) -> None:
+    """Tokens come from an identity provider: hookwire holds its public key and cannot mint
+    (it exited 2 trying to print a development token)."""
+    provider = ec.generate_private_key(ec.SECP256R1())
+    public = provider.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    port = free_port()
+    env = clean_env(HOOKWIRE_PORT=str(port), HOOKWIRE_JWT_PUBLIC_KEY=public.decode())
+    with server(["serve"], tmp_path, env, port) as running:
+        assert "none is printed" in running.output()
+        assert not [line for line in running.output().splitlines() if line.startswith("eyJ")]
+        now = int(time.time())
+        claims = {"tenant_id": "acme", "sub": "u", "iat": now, "exp": now + 300}
+        token = jwt.encode(claims, provider, algorithm="ES256")
+        listed = httpx.get(
+            running.base_url + WEBHOOKS, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert listed.status_code == 200, listed.text
 
 
 def test_token_command_mints_tokens_the_server_accepts(tmp_path: Path) -> None:

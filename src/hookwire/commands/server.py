@@ -43,14 +43,19 @@ def _run_server(settings: Settings, *, migrate: bool, worker: bool = False) -> N
 def serve(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
     """Run everything in one process (SQLite by default): migrate, serve the API, deliver."""
     settings = load_settings(database_url=database_url, host=host, port=port)
-    token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
+    minting = tokens.can_mint(settings)
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold]hookwire {VERSION}[/] on {settings.database_display}")
-    out.print(f"Dashboard: {base}/dashboard  (sign in with the token below)")
+    signing_in = "the token below" if minting else "a token from your identity provider"
+    out.print(f"Dashboard: {base}/dashboard  (sign in with {signing_in})")
     out.print(f"API docs:  {base}/docs")
     out.print(f"Webhooks:  {base}/api/v1/integration/webhooks")
-    out.print("Token for tenant 'dev' (24 h):")
-    print(token, flush=True)  # plain, so it copies cleanly
+    if minting:
+        token = tokens.mint(settings, "dev", sub="dev-user", ttl=tokens.parse_ttl("24h"))
+        out.print("Token for tenant 'dev' (24 h):")
+        print(token, flush=True)  # plain, so it copies cleanly
+    else:
+        out.print("Tokens are verified with HOOKWIRE_JWT_PUBLIC_KEY; none is printed.")
     _run_server(settings, migrate=True, worker=True)
 
 
