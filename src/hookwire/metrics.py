@@ -62,6 +62,12 @@ class Metrics:
             "status (2xx, 4xx, 5xx, timeout, connection_error, blocked).",
             ["outcome", "status"], registry=registry,
         )  # fmt: skip
+        self._deferred = Counter(
+            "hookwire_sends_deferred",
+            "Sends given back unstarted and uncounted, by reason (slot: no connection slot "
+            "came free in time; secrets: the secret store was unavailable).",
+            ["reason"], registry=registry,
+        )  # fmt: skip
         self._duration = Histogram(
             "hookwire_delivery_attempt_duration_seconds",
             "How long delivery attempts took, request sent to answer read.",
@@ -96,6 +102,9 @@ class Metrics:
     def attempt(self, outcome: Outcome, duration_ms: int) -> None:
         self._attempts.labels(outcome=outcome.kind, status=status_class(outcome.status)).inc()
         self._duration.observe(duration_ms / 1000)
+
+    def deferred(self, reason: str) -> None:
+        self._deferred.labels(reason=reason).inc()
 
     # --- read from the store when scraped ----------------------------------------------------
 

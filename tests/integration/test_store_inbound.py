@@ -86,12 +86,12 @@ async def test_message_and_event_commit_together(store: Store) -> None:
     message = message_for(inbound)
     event = event_for(message)
 
-    def with_a_stray_delivery(candidates: Sequence[Candidate]) -> list[Delivery]:
+    def with_a_twin_delivery(candidates: Sequence[Candidate]) -> list[Delivery]:
         good = fan_out(event, candidates, lambda: new_id("dlv"))
-        return [*good, dataclasses.replace(good[0], id=new_id("dlv"), webhook_id="wh_nope")]
+        return [*good, dataclasses.replace(good[0])]  # the twin breaks the primary key
 
     with pytest.raises(StoreUnavailable):
-        await store.receive(message, event, with_a_stray_delivery)
+        await store.receive(message, event, with_a_twin_delivery)
     assert await store.list_inbound_messages(owner, InboundQuery()) == []
     assert await store.get_event(owner, event.id) is None
     # the dedupe key was not taken by the failed attempt

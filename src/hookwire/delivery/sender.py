@@ -11,6 +11,7 @@ a customer's endpoint that moves is followed as its DNS says.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from hookwire.delivery.slots import Slots
 from hookwire.domain.attempt import MAX_LOGGED_BODY
 from hookwire.domain.targets import InvalidTarget, Target, is_public, literal_address, parse_target
 
@@ -57,7 +59,9 @@ class GuardedResolver(AbstractResolver):
 @dataclass(frozen=True, slots=True)
 class Response:
     """What one request produced. ``error`` is ``timeout``, ``connection_error`` or
-    ``blocked`` when no HTTP answer came; ``detail`` says more, for the attempt log."""
+    ``blocked`` when no HTTP answer came; ``detail`` says more, for the attempt log.
+    ``duration_ms`` counts from the request's start; ``queued_ms`` is the wait for a slot
+    before it (hookwire's own queue, not the receiver's time)."""
 
     duration_ms: int
     status_code: int | None = None
@@ -65,6 +69,7 @@ class Response:
     body: bytes = b""
     error: str | None = None
     detail: str | None = None
+    queued_ms: int = 0
 
 
 def _refusal(url: str, allow_private: bool) -> tuple[Target | None, str | None]:
@@ -91,7 +96,9 @@ def _is_blocked(exc: BaseException) -> bool:
 
 
 class Sender:
-    """One aiohttp session for every delivery of a process."""
+    """One aiohttp session for every delivery of a process. At most ``limit`` requests run at
+    once, ``limit_per_host`` to one host (scheme, host and port, as aiohttp pools them); the
+    wait for a slot comes before the request and is not part of its timeout."""
 
     def __init__(
         self,
@@ -104,14 +111,14 @@ class Sender:
         """``lookup`` answers DNS questions (the system's resolver by default); its answers
         always pass the guard."""
         self.allow_private = allow_private
-        self._limits = (limit, limit_per_host)
+        self.slots = Slots(limit, limit_per_host)
         self._lookup = lookup
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=self._limits[0],
-            limit_per_host=self._limits[1],
+            limit=0,  # the slots bound the connections: aiohttp never queues a request
+            limit_per_host=0,
             resolver=GuardedResolver(self.allow_private, self._lookup),
             use_dns_cache=False,  # every connect resolves again, and is checked again
             enable_cleanup_closed=True,
@@ -126,18 +133,39 @@ class Sender:
             self._session = None
 
     async def post(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeout_s: float
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout_s: float,
+        wait_s: float | None = None,
     ) -> Response:
-        started = time.monotonic()
+        """Send one request once a slot is free (waiting at most ``wait_s`` seconds, or
+        raising :class:`~hookwire.delivery.slots.NotStarted` with nothing sent); its
+        ``timeout_s`` starts with the request."""
+        queued = time.monotonic()
+        target, refusal = _refusal(url, self.allow_private)
+        if target is None:
+            return Response(0, error="blocked", detail=refusal)
+        if self._session is None:
+            raise RuntimeError("the sender is not open")
+        host = (target.url.scheme, target.host, target.url.port)
+        async with self.slots.held(host, wait_s):
+            started = time.monotonic()
+            answer = await self._answer(target, headers, body, timeout_s, started)
+        return dataclasses.replace(answer, queued_ms=round((started - queued) * 1000))
 
+    async def _answer(
+        self,
+        target: Target,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout_s: float,
+        started: float,
+    ) -> Response:
         def elapsed() -> int:
             return round((time.monotonic() - started) * 1000)
 
-        target, refusal = _refusal(url, self.allow_private)
-        if target is None:
-            return Response(elapsed(), error="blocked", detail=refusal)
-        if self._session is None:
-            raise RuntimeError("the sender is not open")
         try:
             return await self._post(target, headers, body, timeout_s, elapsed)
         except TimeoutError:

@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from hookwire.delivery.sender import Response, Sender
+from hookwire.delivery.slots import NotStarted
 from hookwire.domain import outcome as outcomes
 from hookwire.domain.attempt import Attempt, excerpt, logged_headers, redact
 from hookwire.domain.retry import JITTER, backoff_ms
-from hookwire.errors import HookwireError
+from hookwire.errors import BackendUnavailable, HookwireError
 from hookwire.ids import new_id
 from hookwire.metrics import Metrics
 from hookwire.secrets import SecretStore
@@ -39,12 +40,22 @@ log = logging.getLogger("hookwire.worker")
 USER_AGENT: Final = f"hookwire/{VERSION}"
 
 
+# A send that did not start goes back to the queue, due again after this long: a slot that
+# stayed busy for the whole wait, or a secret store that is down, will not be free at once.
+DEFERRED_FOR: Final = {"slot": timedelta(seconds=1), "secrets": timedelta(seconds=5)}
+# A send starts no later than this before its lease ends minus its timeout, so that its
+# request is over before another worker may take the delivery over.
+START_MARGIN: Final = timedelta(seconds=5)
+SHORTEST_WAIT_S: Final = 0.01  # the idle loop's floor: no busy polling on a due-now retry
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     batch_size: int = 100
     concurrency: int = 256
-    poll_interval_s: float = 1.0
+    poll_interval_s: float = 1.0  # the backstop; the worker also wakes when a retry is due
     shutdown_grace_s: float = 30.0
+    slot_wait_s: float | None = None  # longest wait for a connection slot (None: the lease's)
 
 
 @dataclass(slots=True)
@@ -52,6 +63,7 @@ class WorkerStats:
     claimed: int = 0
     succeeded: int = 0
     failed: int = 0  # attempts that did not succeed (they may be retried)
+    deferred: int = 0  # sends given back unstarted (no slot in time, secret store down)
 
 
 def signed_headers(job: Job, secrets: list[str], now: datetime) -> dict[str, str]:
@@ -68,21 +80,48 @@ def signed_headers(job: Job, secrets: list[str], now: datetime) -> dict[str, str
 
 
 async def send_once(
-    sender: Sender, secrets: SecretCache, job: Job, now: datetime
+    sender: Sender, secrets: SecretCache, job: Job, now: datetime, wait_s: float | None = None
 ) -> tuple[Attempt, outcomes.Outcome]:
-    """Sign and send one delivery now: the attempt as logged, and what its answer means."""
+    """Sign and send one delivery now: the attempt as logged, and what its answer means.
+
+    Whatever raises inside the attempt ends as a failed attempt with outcome ``error`` and the
+    exception in its log (DESIGN §8), except two cases where nothing was sent, which the
+    caller gives back uncounted: :class:`NotStarted` (no connection slot within ``wait_s``)
+    and :class:`BackendUnavailable` (the secret store is down: hookwire's outage, which must
+    not use up a delivery's attempts or pause its webhook)."""
+    try:
+        return await _send(sender, secrets, job, now, wait_s)
+    except (NotStarted, BackendUnavailable):
+        raise
+    except Exception as exc:
+        log.exception("the attempt failed inside hookwire", extra=ids(job))
+        detail = f"hookwire failed during the attempt: {type(exc).__name__}: {exc}"
+        outcome = outcomes.of_error("error")
+        return _attempt(job, now, {}, Response(0, error="error", detail=detail[:500]), outcome)
+
+
+async def _send(
+    sender: Sender, secrets: SecretCache, job: Job, now: datetime, wait_s: float | None
+) -> tuple[Attempt, outcomes.Outcome]:
     webhook = job.webhook
     signing = await secrets.in_force(webhook.vault_path, webhook.secret_fingerprint, now)
     headers = signed_headers(job, signing, now)
     timeout_s = webhook.retry_policy.timeout_ms / 1000
-    response = await sender.post(webhook.url, headers, job.delivery.body, timeout_s)
-    outcome = _outcome_of(response, now)
+    response = await sender.post(webhook.url, headers, job.delivery.body, timeout_s, wait_s)
+    return _attempt(job, now, headers, response, _outcome_of(response, now))
+
+
+def _attempt(
+    job: Job, now: datetime, headers: dict[str, str], response: Response, outcome: outcomes.Outcome
+) -> tuple[Attempt, outcomes.Outcome]:
+    """The attempt's log entry (it started when its request did, after any wait for a slot)
+    and its outcome."""
     attempt = Attempt(
         id=new_id("att"),
         tenant_id=job.delivery.tenant_id,
         delivery_id=job.delivery.id,
-        webhook_id=webhook.id,
-        started_at=now,
+        webhook_id=job.webhook.id,
+        started_at=now + timedelta(milliseconds=response.queued_ms),
         duration_ms=response.duration_ms,
         outcome=outcome.status,
         status_code=response.status_code,
@@ -117,16 +156,26 @@ class Worker:
         self.secrets = SecretCache(secrets)
         self.stats = WorkerStats()
         self._ready: list[Settlement] = []
+        self._deferred: dict[str, list[Job]] = {reason: [] for reason in DEFERRED_FOR}
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._wake = asyncio.Event()
 
     # --- one attempt -----------------------------------------------------------------------
 
     async def attempt(self, job: Job) -> Settlement:
-        """Sign and send one delivery; what to record about it."""
+        """Sign and send one delivery; what to record about it. Raises NotStarted or
+        BackendUnavailable when nothing was sent (see :func:`send_once`)."""
         now = self.clock()
-        attempt, outcome = await send_once(self.sender, self.secrets, job, now)
+        wait_s = self._slot_wait_s(job, now)
+        attempt, outcome = await send_once(self.sender, self.secrets, job, now, wait_s)
         return Settlement(job, attempt, outcome, self._retry_at(job, outcome, now))
+
+    def _slot_wait_s(self, job: Job, now: datetime) -> float:
+        """How long the send may wait for a slot: its request must be over within its lease."""
+        lease = job.delivery.lease_expires_at or now
+        timeout = timedelta(milliseconds=job.webhook.retry_policy.timeout_ms)
+        wait_s = (lease - timeout - START_MARGIN - now).total_seconds()
+        return wait_s if self.config.slot_wait_s is None else min(wait_s, self.config.slot_wait_s)
 
     def _retry_at(self, job: Job, outcome: outcomes.Outcome, now: datetime) -> datetime | None:
         if outcome.kind != "retry":
@@ -144,6 +193,7 @@ class Worker:
     async def run(self, *, burst: bool = False, stop: asyncio.Event | None = None) -> WorkerStats:
         stop = stop or asyncio.Event()
         while True:
+            self._wake.clear()  # before looking for work: a send that ends later wakes _idle
             await self._flush()
             if stop.is_set():
                 break
@@ -181,12 +231,13 @@ class Worker:
     async def _run_job(self, job: Job) -> None:
         try:
             settlement = await self.attempt(job)
-        except HookwireError as exc:  # e.g. the secret store is down: the lease will expire
-            log.warning("delivery not sent: %s", exc.detail, extra=ids(job))
+        except NotStarted as exc:  # hookwire's own queue was full: not an attempt
+            self._defer(job, "slot", str(exc))
             return
-        except Exception:  # a defect must not kill the worker; the lease will expire
-            log.exception("delivery not sent", extra=ids(job))
+        except BackendUnavailable as exc:  # the secret store is down: not the receiver's fault
+            self._defer(job, "secrets", exc.detail)
             return
+        self._ready.append(settlement)
         outcome = settlement.outcome
         self.metrics.attempt(outcome, settlement.attempt.duration_ms)
         if outcome.succeeded:
@@ -197,23 +248,38 @@ class Worker:
         attempt = job.delivery.attempt_count + 1
         log.log(level, "attempt %d: %s", attempt, outcome.status,
                 extra={**ids(job), "status": outcome.status, "attempt": attempt})  # fmt: skip
-        self._ready.append(settlement)
+
+    def _defer(self, job: Job, reason: str, detail: str) -> None:
+        self.stats.deferred += 1
+        self.metrics.deferred(reason)
+        log.warning("delivery not sent, due again later: %s", detail, extra=ids(job))
+        self._deferred[reason].append(job)
 
     async def _flush(self) -> None:
+        now = self.clock()
+        for reason, jobs in self._deferred.items():
+            if jobs:
+                self._deferred[reason] = []
+                await self._give_back(jobs, now, now + DEFERRED_FOR[reason])
         if not self._ready:
             return
         batch, self._ready = self._ready, []
         try:
-            await self.store.settle(batch, announcements.paused, self.clock())
+            await self.store.settle(batch, announcements.paused, now)
         except HookwireError as exc:  # the leases expire and the deliveries are sent again
             log.error("could not record %d attempts: %s", len(batch), exc.detail)
 
+    async def _give_back(self, jobs: list[Job], now: datetime, due_at: datetime) -> None:
+        try:
+            await self.store.release(jobs, now, due_at)
+        except HookwireError as exc:  # their leases expire and they are claimed again
+            log.error("could not give back %d deliveries: %s", len(jobs), exc.detail)
+
     async def _idle(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
         waits = [
             asyncio.create_task(self._wake.wait()),
             asyncio.create_task(stop.wait()),
-            asyncio.create_task(self.store.wait_for_work(self.config.poll_interval_s)),
+            asyncio.create_task(self.store.wait_for_work(await self._until_due())),
         ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -221,6 +287,21 @@ class Worker:
             for waiting in waits:
                 waiting.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _until_due(self) -> float:
+        """Seconds to sleep: until the next retry is due (DESIGN §8: a retry goes at its due
+        time, not at the next poll), at most the poll interval, which stays as a backstop for
+        what other processes make due. With no room to claim, a finished send wakes us."""
+        if len(self._inflight) >= self.config.concurrency:
+            return self.config.poll_interval_s
+        try:
+            due = await self.store.next_due()
+        except HookwireError:
+            due = None
+        if due is None:
+            return self.config.poll_interval_s
+        wait_s = (due - self.clock()).total_seconds()
+        return min(max(wait_s, SHORTEST_WAIT_S), self.config.poll_interval_s)
 
     async def _shut_down(self) -> None:
         if self._inflight:

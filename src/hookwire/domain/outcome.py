@@ -21,7 +21,8 @@ MAX_RETRY_AFTER_S: Final = 7 * 86400
 @dataclass(frozen=True, slots=True)
 class Outcome:
     kind: Kind
-    status: str  # last_delivery_status: "200", "500", "timeout", "connection_error", "blocked"
+    status: str  # last_delivery_status: "200", "500", "timeout", "connection_error", "blocked",
+    # "error" (hookwire failed inside the attempt)
     retry_after_s: float | None = None
 
     @property
@@ -55,5 +56,6 @@ def of_response(status_code: int, headers: Mapping[str, str], now: datetime) -> 
     return Outcome("retry", str(status_code), wait)
 
 
-def of_error(kind: Literal["timeout", "connection_error", "blocked"]) -> Outcome:
+def of_error(kind: Literal["timeout", "connection_error", "blocked", "error"]) -> Outcome:
+    """A failed attempt without an answer; ``error`` is a failure inside hookwire itself."""
     return Outcome("retry", kind)

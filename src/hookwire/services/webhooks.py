@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from hookwire.delivery.sender import Sender
+from hookwire.delivery.slots import NotStarted
 from hookwire.delivery.worker import send_once
 from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
@@ -41,6 +42,7 @@ from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQu
 from hookwire.timeutil import iso, parse_iso, utcnow
 
 CAS_ATTEMPTS: Final = 5
+TEST_SLOT_WAIT_S: Final = 10.0  # a test send waits this long at most for a connection slot
 RECOVER_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,
@@ -249,7 +251,12 @@ class WebhookService:
             webhook_id=webhook.id, status="in_flight", body=body, created_at=now, updated_at=now,
         )  # fmt: skip
         job = Job(delivery, webhook)
-        attempt, outcome = await send_once(self.sender, SecretCache(self.secrets), job, now)
+        try:
+            attempt, outcome = await send_once(
+                self.sender, SecretCache(self.secrets), job, now, TEST_SLOT_WAIT_S
+            )
+        except NotStarted as exc:
+            raise BackendUnavailable(f"the test was not sent: {exc}") from exc
         return {
             "success": outcome.succeeded,
             "status_code": attempt.status_code,

@@ -322,8 +322,14 @@ class Store(SecretBlobs, Protocol):
         columns, an automatic pause (holding its deliveries and announcing it), and the next
         state of each delivery whose lease is still held."""
 
-    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
-        """Give unsent leases back: those deliveries are due again at once."""
+    async def release(
+        self, jobs: Sequence[Job], now: datetime, due_at: datetime | None = None
+    ) -> None:
+        """Give unsent leases back, their attempts uncounted: those deliveries are due again
+        at ``due_at`` (at once when None)."""
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (the worker sleeps until then)."""
 
     async def requeue(
         self, principal: Principal, delivery_id: str, now: datetime

@@ -285,16 +285,19 @@ class PostgresStore(NamedQueries):
 
         await self._transaction(write)
 
-    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
+    async def release(
+        self, jobs: Sequence[Job], now: datetime, due_at: datetime | None = None
+    ) -> None:
         text = Q["release_lease"].text
-        batch = [
-            Q["release_lease"].args(
-                {"id": j.delivery.id, "lease": j.delivery.lease_expires_at, "now": now}
-            )
-            for j in jobs
-        ]
+        batch = [Q["release_lease"].args(rows.release_params(j, now, due_at or now)) for j in jobs]
         async with self._conn() as conn:
             await conn.executemany(text, batch)
+        self._poke()
+
+    async def next_due(self) -> datetime | None:
+        async with self._conn() as conn:
+            due: datetime | None = await conn.fetchval(Q["next_due"].text)
+        return due
 
     async def requeue(
         self, principal: Principal, delivery_id: str, now: datetime

@@ -35,6 +35,7 @@ from hookwire.store.base import (
     DeliveryQuery,
     EventQuery,
     InboundQuery,
+    Job,
     QueueStats,
     Settlement,
     WebhookQuery,
@@ -155,12 +156,15 @@ def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[
         "delivery_ids": [d.id for d in deliveries],
         "delivery_app_ids": [d.app_id for d in deliveries],
         "delivery_webhook_ids": [d.webhook_id for d in deliveries],
+        "delivery_statuses": [d.status for d in deliveries],
+        "delivery_next_attempt_at": [d.next_attempt_at for d in deliveries],
         "delivery_bodies": [d.body for d in deliveries],
     }
 
 
 def as_written(delivery: Delivery, status: str) -> Delivery:
-    """``delivery`` as the store wrote it: ``held`` when its webhook was paused at commit."""
+    """``delivery`` as the store wrote it: a waiting one is ``held`` when its webhook was
+    paused at commit, ``pending`` when it was running."""
     if status == delivery.status:
         return delivery
     held = status == "held"
@@ -287,6 +291,12 @@ def reconcile(webhook: Webhook) -> str:
     in now (``domain.delivery.waiting``); every write to a webhook runs it (one mechanism,
     so no transition can forget a case)."""
     return RECONCILE[waiting(webhook)]
+
+
+def release_params(job: Job, now: datetime, due_at: datetime) -> dict[str, Any]:
+    """Parameters of ``release_lease``: only the lease's holder gives it back."""
+    return {"id": job.delivery.id, "lease": job.delivery.lease_expires_at, "now": now,
+            "due_at": due_at}  # fmt: skip
 
 
 def by_webhook(settlements: Sequence[Settlement]) -> dict[str, list[Settlement]]:

@@ -133,12 +133,19 @@ class SQLiteStore(NamedQueries):
         await self.engine.write(lambda conn: writes.settle(conn, settlements, announce, now))
         self._due.set()  # retries may be due already, announcements were published
 
-    async def release(self, jobs: Sequence[Job], now: datetime) -> None:
+    async def release(
+        self, jobs: Sequence[Job], now: datetime, due_at: datetime | None = None
+    ) -> None:
         params = [
-            {"id": j.delivery.id, "lease": iso(j.delivery.lease_expires_at), "now": iso(now)}
-            for j in jobs
+            codec.encode(rows.Table(), rows.release_params(j, now, due_at or now)) for j in jobs
         ]
         await self.engine.write(lambda conn: conn.executemany(Q["release_lease"].text, params))
+        self._due.set()
+
+    async def next_due(self) -> datetime | None:
+        [found] = await self._fetch("next_due", {})
+        due: datetime | None = codec.decode(rows.QUEUE_STATS, found)["next_due_at"]
+        return due
 
     async def requeue(
         self, principal: Principal, delivery_id: str, now: datetime

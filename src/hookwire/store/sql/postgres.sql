@@ -124,8 +124,9 @@ WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
 -- none for a webhook deleted, disabled or no longer subscribed, held for a paused one.
 WITH wanted AS (
     SELECT * FROM unnest(:delivery_ids::text[], :delivery_app_ids::text[],
-                         :delivery_webhook_ids::text[], :delivery_bodies::bytea[])
-         AS d (id, app_id, webhook_id, body)
+                         :delivery_webhook_ids::text[], :delivery_statuses::text[],
+                         :delivery_next_attempt_at::timestamptz[], :delivery_bodies::bytea[])
+         AS d (id, app_id, webhook_id, status, next_attempt_at, body)
 ), live AS (
     SELECT w.id, w.paused_at IS NULL AS running FROM webhooks AS w
     WHERE w.id IN (SELECT webhook_id FROM wanted)
@@ -149,11 +150,12 @@ INSERT INTO deliveries (
     id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
     lease_expires_at, body, created_at, updated_at
 )
-SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id,
-       CASE WHEN l.running THEN 'pending' ELSE 'held' END, 0,
-       CASE WHEN l.running THEN :created_at::timestamptz END, NULL,
+SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, w.status, 0,
+       CASE WHEN w.status = 'pending' THEN coalesce(d.next_attempt_at, :created_at) END, NULL,
        d.body, :created_at, :created_at
-FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id
+FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id,
+     LATERAL (SELECT CASE WHEN d.status NOT IN ('pending', 'held') THEN d.status
+                          WHEN l.running THEN 'pending' ELSE 'held' END AS status) AS w
 RETURNING id, status;
 
 -- name: get_event
@@ -309,9 +311,15 @@ WHERE d.id = due.id AND h.id = due.webhook_id
 RETURNING d.*;
 
 -- name: release_lease
-UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_expires_at = NULL,
+-- A lease given back unsent (worker stopping, no connection slot, secret store down): due
+-- again at :due_at, its attempts not counted.
+UPDATE deliveries SET status = 'pending', next_attempt_at = :due_at, lease_expires_at = NULL,
     updated_at = :now
 WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
+
+-- name: next_due
+-- When the worker must wake for the earliest retry (deliveries_due: one index probe).
+SELECT min(next_attempt_at) AS next_due_at FROM deliveries WHERE status = 'pending';
 
 -- name: requeue_delivery
 UPDATE deliveries SET

@@ -261,9 +261,15 @@ UPDATE deliveries SET status = :status, next_attempt_at = NULL, lease_expires_at
 WHERE id = :id;
 
 -- name: release_lease
-UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_expires_at = NULL,
+-- A lease given back unsent (worker stopping, no connection slot, secret store down): due
+-- again at :due_at, its attempts not counted.
+UPDATE deliveries SET status = 'pending', next_attempt_at = :due_at, lease_expires_at = NULL,
     updated_at = :now
 WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
+
+-- name: next_due
+-- When the worker must wake for the earliest retry (deliveries_due: one index probe).
+SELECT min(next_attempt_at) AS next_due_at FROM deliveries WHERE status = 'pending';
 
 -- name: requeue_delivery
 UPDATE deliveries SET
