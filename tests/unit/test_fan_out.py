@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
-from hookwire.domain.delivery import Candidate, Tally, fan_out, pause_reason, receives, tally
+from hookwire.domain.delivery import (
+    Candidate,
+    Tally,
+    fan_out,
+    pause_reason,
+    receives,
+    settled,
+    tally,
+    waiting,
+)
 from hookwire.domain.event import Event, check_publish, request_hash
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.retry import RetryPolicy
@@ -125,3 +134,34 @@ def test_pause_reason_from_a_tally() -> None:
     assert pause_reason(at_limit, tally([(_at(1), OK)])) is None
     assert pause_reason(hook(paused_at=utcnow(), consecutive_failures=9), failing) is None
     assert pause_reason(hook(is_deleted=True, consecutive_failures=99), failing) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "pending"),
+        ({"paused_at": utcnow()}, "held"),
+        ({"enabled": False}, "held"),
+        ({"enabled": False, "paused_at": utcnow()}, "held"),
+        ({"is_deleted": True}, "cancelled"),
+        ({"is_deleted": True, "enabled": False, "paused_at": utcnow()}, "cancelled"),
+    ],
+)
+def test_waiting_deliveries_follow_the_webhooks_state(
+    changes: dict[str, object], expected: str
+) -> None:
+    assert waiting(hook(**changes)) == expected
+
+
+def test_a_failed_attempt_waits_as_its_webhook_is_now() -> None:
+    """A retry of a disabled webhook is held, not left pending to be claimed and held then."""
+    delivery = fan_out(EVENT, [hook()], lambda: "dlv_1")[0]
+    retry_at = utcnow() + timedelta(seconds=5)
+    failed = Outcome("retry", "500")
+    assert settled(delivery, hook(), failed, retry_at) == ("pending", retry_at)
+    assert settled(delivery, hook(enabled=False), failed, retry_at) == ("held", None)
+    assert settled(delivery, hook(is_deleted=True), failed, retry_at) == ("cancelled", None)
+    assert settled(delivery, hook(enabled=False), Outcome("succeeded", "200"), None) == (
+        "succeeded",
+        None,
+    )
