@@ -208,3 +208,18 @@ async def test_a_publish_waits_for_a_stop_under_way_and_writes_nothing_for_it(
     hook = factories.webhook(factories.principal("acme"), event_types=("webhook_test",))
     await pg_store.insert_webhook(hook)
     assert await _publish_during(pg_store, pg_url, hook.id, change) == []
+
+
+async def test_a_manual_retry_of_a_delivery_in_flight_is_refused_and_keeps_its_lease(
+    api: Api, services: Services
+) -> None:
+    """Breaking the lease would let a second worker send it alongside the first."""
+    await api.create(url="https://receiver.example.com/hooks", event_types=["webhook_test"])
+    await publish(api)
+    [job] = await services.store.claim(utcnow(), 10)
+    retried = await api.client.post(f"/api/v1/deliveries/{job.delivery.id}/retry")
+    assert retried.status_code == 409, retried.text
+    assert retried.headers["content-type"] == "application/problem+json"
+    stored = await services.store.get_delivery(factories.principal("acme"), job.delivery.id)
+    assert stored is not None and stored.status == "in_flight"
+    assert stored.lease_expires_at == job.delivery.lease_expires_at

@@ -10,7 +10,7 @@ from hookwire.domain.activity import Bucket, Health, series
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.principal import Principal
-from hookwire.errors import NotFound
+from hookwire.errors import Conflict, NotFound
 from hookwire.services.paging import Page, check_window, paged
 from hookwire.store.base import DeliveryQuery, Store
 from hookwire.timeutil import utcnow
@@ -60,10 +60,12 @@ class DeliveryService:
         return series(found, start, width_s, count)
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
-        """A new attempt now, whatever the state: the delivery is due at once. A delivery
-        that had used up its attempts gets this one more; a held one is sent even though its
-        webhook is paused (and held again if it fails)."""
+        """A new attempt now, in any state but in flight (409: the attempt under way ends
+        first): the delivery is due at once. One that had used up its attempts gets this one
+        more; it is sent only if its webhook runs (the claim holds or cancels it otherwise)."""
         found = await self.store.requeue(principal, delivery_id, utcnow())
-        if found is None:
+        if found is not None:
+            return found
+        if await self.store.get_delivery(principal, delivery_id) is None:
             raise NotFound(f"delivery {delivery_id} not found")
-        return found
+        raise Conflict(f"delivery {delivery_id} has an attempt in flight; retry once it ends")

@@ -47,5 +47,6 @@ async def get_delivery(services: ServicesDep, principal: PrincipalDep, delivery_
 
 @router.post("/{delivery_id}/retry", responses=openapi.returns(200, openapi.DELIVERY, "due now"))
 async def retry_delivery(services: ServicesDep, principal: PrincipalDep, delivery_id: str) -> JSON:
-    """A new attempt now, whatever the state (an exhausted delivery gets one more)."""
+    """A new attempt now (an exhausted delivery gets one more); 409 while an attempt is in
+    flight. It is sent only if its webhook runs: held while paused or disabled."""
     return JSON((await services.deliveries.retry(principal, delivery_id)).to_public())

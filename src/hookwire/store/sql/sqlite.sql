@@ -272,9 +272,12 @@ WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
 SELECT min(next_attempt_at) AS next_due_at FROM deliveries WHERE status = 'pending';
 
 -- name: requeue_delivery
+-- Not while an attempt is in flight: breaking its lease would let a second worker send the
+-- delivery at the same time, and the first one's result would be lost.
 UPDATE deliveries SET
     status = 'pending', next_attempt_at = :now, lease_expires_at = NULL, updated_at = :now
 WHERE id = :id AND tenant_id = :tenant_id AND (:app_id IS NULL OR app_id = :app_id)
+  AND status <> 'in_flight'
 RETURNING *;
 
 -- name: recover_deliveries
