@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
@@ -162,3 +163,60 @@ async def test_retries_go_at_their_due_time_not_at_the_next_poll(
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     for gap, due in zip(gaps, (0.2, 0.4, 0.8, 1.6), strict=True):
         assert due * 0.8 <= gap <= due * 1.2 + 0.05, (gaps, due)
+
+
+async def test_a_slow_host_does_not_hold_up_other_webhooks(api: Api, services: Services) -> None:
+    """Another tenant's endpoint answers, in 4 s, thirty events queued before ours. Its
+    sends beyond those it can take wait a little or give up at once (uncounted), so they
+    never fill the worker: ours arrives before the slow endpoint has answered even once
+    (before: after all thirty, 48 s with this worker of 8 sends and 2 connections a host)."""
+    sender = Sender(allow_private=True, limit_per_host=2)
+    await sender.open()
+    slow_tenant = api.as_tenant("slow")
+    try:
+        async with (
+            receivers.receiver(receivers.hang(4.0)) as slow,
+            receivers.receiver() as ours,
+        ):
+            policy = {"timeoutMs": 5000}
+            await slow_tenant.create(
+                url=slow.url, event_types=["webhook_test"], retry_policy=policy
+            )
+            await api.create(url=ours.url, event_types=["webhook_test"])
+            await publish(slow_tenant, 30)
+            await publish(api)
+            running = worker(services, sender, concurrency=8)
+            stop = asyncio.Event()
+            task = asyncio.create_task(running.run(stop=stop))
+            try:
+                await receivers.until(lambda: len(ours.received) == 1, timeout=60)
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 30)
+    finally:
+        await sender.close()
+    assert slow.received, "the slow endpoint got nothing"
+    assert ours.received[0].at < slow.received[0].at + 4.0
+
+
+async def test_a_nul_in_an_answer_is_recorded_and_loses_no_other_attempt(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    """PostgreSQL's text cannot hold U+0000: one receiver answering ``ok\\0`` made the whole
+    batch of attempts fail to record, so every delivery in it (any tenant's) was sent again
+    after its lease, and the receiver's own never counted (review of issue 15)."""
+
+    async def nul(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200, body=b"ok\x00done", headers={"X-Note": "a"})
+
+    async with receivers.receiver(nul) as odd, receivers.receiver() as plain:
+        odd_hook = await api.create(url=odd.url, event_types=["webhook_test"])
+        plain_hook = await api.create(url=plain.url, event_types=["webhook_test"])
+        await publish(api, 5)
+        await drain(services, sender)
+    assert (len(odd.received), len(plain.received)) == (5, 5)
+    for hook in (odd_hook, plain_hook):
+        deliveries = await deliveries_of(api, hook["id"])
+        assert [(d["status"], len(d["attempts"])) for d in deliveries] == [("succeeded", 1)] * 5
+    [first, *_] = await deliveries_of(api, odd_hook["id"])
+    assert first["attempts"][0]["response_body"] == "ok\ufffddone"

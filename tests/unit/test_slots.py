@@ -35,7 +35,9 @@ async def test_the_total_bounds_every_host_together() -> None:
     assert slots.hosts == 0
 
 
-async def test_a_waiter_gets_the_slot_when_it_is_given_back() -> None:
+async def test_a_waiter_gets_the_slot_given_back_and_a_full_queue_refuses_at_once() -> None:
+    """At most ``per_host`` sends wait for a host: one more would hold a worker's task for a
+    host that is busy, so it is refused without waiting."""
     slots = Slots(total=10, per_host=1)
     order: list[str] = []
 
@@ -44,8 +46,16 @@ async def test_a_waiter_gets_the_slot_when_it_is_given_back() -> None:
             order.append(name)
             await asyncio.sleep(hold_s)
 
-    await asyncio.gather(use("first", 0.05), use("second", 0), use("third", 0))
-    assert order == ["first", "second", "third"]
+    first = asyncio.create_task(use("first", 0.05))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(use("second", 0))
+    await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(NotStarted, match="queue is full"):
+        await use("third", 0)
+    assert asyncio.get_running_loop().time() - started < 0.01
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"]
     assert slots.hosts == 0
 
 

@@ -19,11 +19,15 @@ class NotStarted(Exception):
 class _Host:
     slots: asyncio.Semaphore
     users: int = 0  # holders and waiters: the entry goes when the last one leaves
+    waiting: int = 0
 
 
 class Slots:
-    """Slots per host (``per_host``) within slots for everything (``total``). Hosts are
-    forgotten when nobody holds or waits for them, so a fleet of endpoints costs nothing idle."""
+    """Slots per host (``per_host``) within slots for everything (``total``). At most
+    ``per_host`` sends wait for one host: more would only hold the worker's concurrency (and
+    every other webhook's turn) for a host that is slow; they give up at once instead. Hosts
+    are forgotten when nobody holds or waits for them, so a fleet of endpoints costs nothing
+    idle."""
 
     def __init__(self, total: int, per_host: int) -> None:
         self.per_host = per_host
@@ -44,7 +48,7 @@ class Slots:
             entry = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host))
         entry.users += 1
         try:
-            await self._acquire(entry.slots, wait_s)
+            await self._acquire(entry, wait_s)
             try:
                 yield
             finally:
@@ -55,16 +59,21 @@ class Slots:
             if not entry.users:
                 del self._hosts[host]
 
-    async def _acquire(self, host_slots: asyncio.Semaphore, wait_s: float | None) -> None:
+    async def _acquire(self, host: _Host, wait_s: float | None) -> None:
         if wait_s is not None and wait_s <= 0:
             raise NotStarted("too late to start: the request could outlast its lease")
+        if host.slots.locked() and host.waiting >= self.per_host:
+            raise NotStarted("the host's connections are busy and its queue is full")
+        host.waiting += 1
         try:
             async with asyncio.timeout(wait_s):
-                await host_slots.acquire()
+                await host.slots.acquire()
                 try:
                     await self._total.acquire()
                 except BaseException:
-                    host_slots.release()
+                    host.slots.release()
                     raise
         except TimeoutError as exc:
             raise NotStarted(f"no connection slot came free within {wait_s:g} s") from exc
+        finally:
+            host.waiting -= 1

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Final
 from hookwire.delivery.sender import Response, Sender
 from hookwire.delivery.slots import NotStarted
 from hookwire.domain import outcome as outcomes
-from hookwire.domain.attempt import Attempt, excerpt, logged_headers, redact
+from hookwire.domain.attempt import Attempt, excerpt, logged_headers, redact, storable
 from hookwire.domain.retry import JITTER, backoff_ms
 from hookwire.errors import BackendUnavailable, HookwireError
 from hookwire.ids import new_id
@@ -55,7 +56,10 @@ class WorkerConfig:
     concurrency: int = 256
     poll_interval_s: float = 1.0  # the backstop; the worker also wakes when a retry is due
     shutdown_grace_s: float = 30.0
-    slot_wait_s: float | None = None  # longest wait for a connection slot (None: the lease's)
+    # The longest a claimed send waits for a connection slot (never past what its lease
+    # allows). Short: a send waiting holds the worker's concurrency, and it may go out after
+    # its webhook was paused meanwhile (it was claimed, so it counts as under way).
+    slot_wait_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -80,17 +84,17 @@ def signed_headers(job: Job, secrets: list[str], now: datetime) -> dict[str, str
 
 
 async def send_once(
-    sender: Sender, secrets: SecretCache, job: Job, now: datetime, wait_s: float | None = None
+    sender: Sender, secrets: SecretCache, job: Job, now: datetime, start_by: float | None = None
 ) -> tuple[Attempt, outcomes.Outcome]:
     """Sign and send one delivery now: the attempt as logged, and what its answer means.
 
     Whatever raises inside the attempt ends as a failed attempt with outcome ``error`` and the
     exception in its log (DESIGN §8), except two cases where nothing was sent, which the
-    caller gives back uncounted: :class:`NotStarted` (no connection slot within ``wait_s``)
-    and :class:`BackendUnavailable` (the secret store is down: hookwire's outage, which must
-    not use up a delivery's attempts or pause its webhook)."""
+    caller gives back uncounted: :class:`NotStarted` (no connection slot by ``start_by``, a
+    ``time.monotonic()`` deadline) and :class:`BackendUnavailable` (the secret store is down:
+    hookwire's outage, which must not use up a delivery's attempts or pause its webhook)."""
     try:
-        return await _send(sender, secrets, job, now, wait_s)
+        return await _send(sender, secrets, job, now, start_by)
     except (NotStarted, BackendUnavailable):
         raise
     except Exception as exc:
@@ -101,12 +105,13 @@ async def send_once(
 
 
 async def _send(
-    sender: Sender, secrets: SecretCache, job: Job, now: datetime, wait_s: float | None
+    sender: Sender, secrets: SecretCache, job: Job, now: datetime, start_by: float | None
 ) -> tuple[Attempt, outcomes.Outcome]:
     webhook = job.webhook
     signing = await secrets.in_force(webhook.vault_path, webhook.secret_fingerprint, now)
     headers = signed_headers(job, signing, now)
     timeout_s = webhook.retry_policy.timeout_ms / 1000
+    wait_s = None if start_by is None else start_by - time.monotonic()  # after the secret
     response = await sender.post(webhook.url, headers, job.delivery.body, timeout_s, wait_s)
     return _attempt(job, now, headers, response, _outcome_of(response, now))
 
@@ -128,7 +133,7 @@ def _attempt(
         request_headers=redact(headers),
         response_headers=logged_headers(response.headers),
         response_body=excerpt(response.body) if response.status_code is not None else None,
-        error=response.detail,
+        error=storable(response.detail) if response.detail is not None else None,
     )
     return attempt, outcome
 
@@ -159,6 +164,8 @@ class Worker:
         self._deferred: dict[str, list[Job]] = {reason: [] for reason in DEFERRED_FOR}
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._wake = asyncio.Event()
+        self._owed_until: datetime | None = None  # when the last send it gave back is due
+        self._empty_claims = 0  # claims in a row that found nothing although work was due
 
     # --- one attempt -----------------------------------------------------------------------
 
@@ -166,16 +173,15 @@ class Worker:
         """Sign and send one delivery; what to record about it. Raises NotStarted or
         BackendUnavailable when nothing was sent (see :func:`send_once`)."""
         now = self.clock()
-        wait_s = self._slot_wait_s(job, now)
-        attempt, outcome = await send_once(self.sender, self.secrets, job, now, wait_s)
+        start_by = time.monotonic() + self._slot_wait_s(job, now)
+        attempt, outcome = await send_once(self.sender, self.secrets, job, now, start_by)
         return Settlement(job, attempt, outcome, self._retry_at(job, outcome, now))
 
     def _slot_wait_s(self, job: Job, now: datetime) -> float:
         """How long the send may wait for a slot: its request must be over within its lease."""
         lease = job.delivery.lease_expires_at or now
         timeout = timedelta(milliseconds=job.webhook.retry_policy.timeout_ms)
-        wait_s = (lease - timeout - START_MARGIN - now).total_seconds()
-        return wait_s if self.config.slot_wait_s is None else min(wait_s, self.config.slot_wait_s)
+        return min((lease - timeout - START_MARGIN - now).total_seconds(), self.config.slot_wait_s)
 
     def _retry_at(self, job: Job, outcome: outcomes.Outcome, now: datetime) -> datetime | None:
         if outcome.kind != "retry":
@@ -201,8 +207,9 @@ class Worker:
             for job in jobs:
                 self._start(job)
             if jobs:
+                self._empty_claims = 0
                 continue
-            if burst and not self._inflight and not self._ready:
+            if burst and not self._inflight and not self._ready and not self._owes():
                 break
             await self._idle(stop)
         await self._shut_down()
@@ -260,20 +267,32 @@ class Worker:
         for reason, jobs in self._deferred.items():
             if jobs:
                 self._deferred[reason] = []
-                await self._give_back(jobs, now, now + DEFERRED_FOR[reason])
-        if not self._ready:
-            return
-        batch, self._ready = self._ready, []
+                due_at = now + DEFERRED_FOR[reason]
+                self._owed_until = max(self._owed_until or due_at, due_at)
+                await self._give_back(jobs, now, due_at)
+        if self._ready:
+            batch, self._ready = self._ready, []
+            await self._settle(batch, now)
+
+    async def _settle(self, batch: list[Settlement], now: datetime) -> None:
+        """Record a batch of attempts; when that fails, each one alone, so that one row the
+        store refuses cannot lose the others (their leases would expire and they would be
+        sent again, unrecorded)."""
         try:
             await self.store.settle(batch, announcements.paused, now)
-        except HookwireError as exc:  # the leases expire and the deliveries are sent again
-            log.error("could not record %d attempts: %s", len(batch), exc.detail)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("could not record an attempt: %s", exc, extra=ids(batch[0].job))
+                return
+        for settlement in batch:
+            await self._settle([settlement], now)
 
     async def _give_back(self, jobs: list[Job], now: datetime, due_at: datetime) -> None:
         try:
             await self.store.release(jobs, now, due_at)
-        except HookwireError as exc:  # their leases expire and they are claimed again
-            log.error("could not give back %d deliveries: %s", len(jobs), exc.detail)
+        except Exception as exc:  # their leases expire and they are claimed again
+            log.error("could not give back %d deliveries: %s", len(jobs), exc)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waits = [
@@ -301,7 +320,16 @@ class Worker:
         if due is None:
             return self.config.poll_interval_s
         wait_s = (due - self.clock()).total_seconds()
+        if wait_s <= 0:  # due, yet not claimed (locked by a claim or a transition): back off
+            self._empty_claims += 1
+            wait_s = SHORTEST_WAIT_S * 2 ** min(self._empty_claims, 10)
+        else:
+            self._empty_claims = 0
         return min(max(wait_s, SHORTEST_WAIT_S), self.config.poll_interval_s)
+
+    def _owes(self) -> bool:
+        """Whether a send this worker gave back is not due yet (burst mode waits for it)."""
+        return self._owed_until is not None and self.clock() < self._owed_until
 
     async def _shut_down(self) -> None:
         if self._inflight:
@@ -313,7 +341,8 @@ class Worker:
             await asyncio.gather(*(task for task, _ in unfinished), return_exceptions=True)
         await self._flush()
         if unfinished:
-            await self.store.release([job for _, job in unfinished], self.clock())
+            now = self.clock()
+            await self._give_back([job for _, job in unfinished], now, now)
 
 
 def ids(job: Job) -> dict[str, str]:

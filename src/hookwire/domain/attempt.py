@@ -52,6 +52,12 @@ class Attempt:
         }
 
 
+def storable(text: str) -> str:
+    """``text`` with U+0000 replaced: PostgreSQL's text and jsonb cannot hold it, and one such
+    character from a receiver made a whole batch of attempts fail to record."""
+    return text.replace("\x00", "\ufffd")
+
+
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
     """Request headers as logged: signatures replaced, so the log never helps a forger."""
     return {k: REDACTED if k.lower() in _SIGNATURE_HEADERS else v for k, v in headers.items()}
@@ -70,10 +76,10 @@ def logged_headers(headers: Mapping[str, str]) -> dict[str, str]:
         size += len(name) + len(shown)
         if size > MAX_LOGGED_HEADERS:
             break
-        kept[name] = shown
+        kept[storable(name)] = storable(shown)
     return kept
 
 
 def excerpt(body: bytes) -> str:
-    """At most 4 KiB of a response body, decoded leniently."""
-    return body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
+    """At most 4 KiB of a response body, decoded leniently, storable."""
+    return storable(body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace"))

@@ -8,6 +8,7 @@ be written, so a failed request leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQu
 from hookwire.timeutil import iso, parse_iso, utcnow
 
 CAS_ATTEMPTS: Final = 5
-TEST_SLOT_WAIT_S: Final = 10.0  # a test send waits this long at most for a connection slot
+TEST_SLOT_WAIT_S: Final = 1.0  # a test send waits this long at most for a connection slot
 RECOVER_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,
@@ -252,8 +253,9 @@ class WebhookService:
         )  # fmt: skip
         job = Job(delivery, webhook)
         try:
+            start_by = time.monotonic() + TEST_SLOT_WAIT_S
             attempt, outcome = await send_once(
-                self.sender, SecretCache(self.secrets), job, now, TEST_SLOT_WAIT_S
+                self.sender, SecretCache(self.secrets), job, now, start_by
             )
         except NotStarted as exc:
             raise BackendUnavailable(f"the test was not sent: {exc}") from exc
