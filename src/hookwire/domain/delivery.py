@@ -125,11 +125,17 @@ Waiting = Literal["pending", "held", "cancelled"]
 def waiting(webhook: Webhook | Candidate) -> Waiting:
     """What the webhook's waiting deliveries are while it is as it is now: sent (``pending``)
     when it runs, ``held`` while it is paused or disabled, ``cancelled`` once it is deleted.
-    Every write to a webhook applies it to them in the same transaction, and a claim applies
-    it again before anything is sent."""
-    if webhook.is_deleted:
+    A write to a webhook that changes it applies it to them in the same transaction, and a
+    claim applies it again before anything is sent."""
+    paused = webhook.paused_at is not None
+    return waiting_for(enabled=webhook.enabled, paused=paused, deleted=webhook.is_deleted)
+
+
+def waiting_for(*, enabled: bool, paused: bool, deleted: bool) -> Waiting:
+    """:func:`waiting` of a webhook in this state."""
+    if deleted:
         return "cancelled"
-    if webhook.enabled and webhook.paused_at is None:
+    if enabled and not paused:
         return "pending"
     return "held"
 

@@ -201,7 +201,7 @@ class PostgresStore(NamedQueries):
             if not found:
                 return None
             stored = rows.webhook_from_row(found[0])
-            await _reconcile(conn, stored, webhook.updated_at)
+            await _reconcile(conn, stored, webhook.updated_at, before=found[0])
             if transition.announce is not None:
                 await _publish_in(conn, transition.announce.event, transition.announce.fan_out)
             return stored
@@ -355,9 +355,17 @@ async def _publish_in(conn: asyncpg.Connection, event: Event, fan_out: FanOut) -
     return [rows.as_written(d, written[d.id]) for d in deliveries if d.id in written]
 
 
-async def _reconcile(conn: asyncpg.Connection, webhook: Webhook, now: datetime) -> None:
-    """Bring the webhook's waiting deliveries in line with its state (the row is locked)."""
-    await conn.execute(*_flat(rows.reconcile(webhook), {"webhook_id": webhook.id, "now": now}))
+async def _reconcile(
+    conn: asyncpg.Connection,
+    webhook: Webhook,
+    now: datetime,
+    before: Mapping[str, Any] | None = None,
+) -> None:
+    """Bring the webhook's waiting deliveries in line with its state (the row is locked),
+    unless its state ``before`` this write called for the same."""
+    statement = rows.reconcile(webhook, before)
+    if statement is not None:
+        await conn.execute(*_flat(statement, {"webhook_id": webhook.id, "now": now}))
 
 
 async def _settle(

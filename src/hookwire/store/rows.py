@@ -23,6 +23,7 @@ from hookwire.domain.delivery import (
     settled,
     tally,
     waiting,
+    waiting_for,
 )
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
@@ -286,11 +287,21 @@ RECONCILE: Final[dict[Waiting, str]] = {
 }
 
 
-def reconcile(webhook: Webhook) -> str:
+def reconcile(webhook: Webhook, before: Mapping[str, Any] | None = None) -> str | None:
     """The statement that brings the webhook's waiting deliveries in line with the state it is
-    in now (``domain.delivery.waiting``); every write to a webhook runs it (one mechanism,
-    so no transition can forget a case)."""
-    return RECONCILE[waiting(webhook)]
+    in now (``domain.delivery.waiting``), or None when ``before`` (``was_enabled``,
+    ``was_paused_at``, ``was_deleted``: the row before the write) called for the same. Every
+    write to a webhook runs it: one mechanism, so no transition can forget a case."""
+    now = waiting(webhook)
+    if before is not None:
+        was = waiting_for(
+            enabled=bool(before["was_enabled"]),
+            paused=before["was_paused_at"] is not None,
+            deleted=bool(before["was_deleted"]),
+        )
+        if was == now:
+            return None
+    return RECONCILE[now]
 
 
 def release_params(job: Job, now: datetime, due_at: datetime) -> dict[str, Any]:

@@ -116,11 +116,12 @@ def update_webhook(
 ) -> Callable[[sqlite3.Connection], Webhook | None]:
     def run(conn: sqlite3.Connection) -> Webhook | None:
         params = rows.update_params(webhook, expected_version, transition.pause)
+        before = conn.execute(Q["webhook_state"].text, {"id": webhook.id}).fetchone()
         found = conn.execute(Q["update_webhook"].text, encode(rows.WEBHOOKS, params)).fetchall()
         if not found:
             return None
         stored = webhook_of(found[0])
-        reconcile(conn, stored, webhook.updated_at)
+        reconcile(conn, stored, webhook.updated_at, before)
         if transition.announce is not None:
             publish_in(conn, transition.announce.event, transition.announce.fan_out)
         return stored
@@ -128,9 +129,17 @@ def update_webhook(
     return run
 
 
-def reconcile(conn: sqlite3.Connection, webhook: Webhook, now: datetime) -> None:
-    """Bring the webhook's waiting deliveries in line with its state, in this transaction."""
-    execute(conn, rows.reconcile(webhook), {"webhook_id": webhook.id, "now": iso(now)})
+def reconcile(
+    conn: sqlite3.Connection,
+    webhook: Webhook,
+    now: datetime,
+    before: Mapping[str, Any] | None = None,
+) -> None:
+    """Bring the webhook's waiting deliveries in line with its state, in this transaction,
+    unless its state ``before`` this write called for the same."""
+    statement = rows.reconcile(webhook, before)
+    if statement is not None:
+        execute(conn, statement, {"webhook_id": webhook.id, "now": iso(now)})
 
 
 def lease_due(now: datetime, limit: int) -> Callable[[sqlite3.Connection], list[Job]]:

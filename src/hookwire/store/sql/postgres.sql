@@ -30,8 +30,11 @@ INSERT INTO webhooks (
 -- The row is locked FOR UPDATE, the one mode that conflicts with the FOR KEY SHARE a publish
 -- and a claim take: a publish or claim under way finishes first (and this transaction's
 -- reconcile sees its deliveries), or waits and then reads the row as this write leaves it.
+-- It answers the row as it was before too (was_*): its deliveries are reconciled only when
+-- the state they follow changed.
 WITH locked AS (
-    SELECT id FROM webhooks WHERE id = :id AND tenant_id = :tenant_id FOR UPDATE
+    SELECT id, enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
+    FROM webhooks WHERE id = :id AND tenant_id = :tenant_id FOR UPDATE
 )
 UPDATE webhooks SET
     url = :url, secret_fingerprint = :secret_fingerprint, updated_at = :updated_at,
@@ -47,8 +50,9 @@ UPDATE webhooks SET
         WHEN 'resume' THEN NULL
         ELSE paused_at END,
     consecutive_failures = CASE WHEN :pause::text = 'resume' THEN 0 ELSE consecutive_failures END
-WHERE id IN (SELECT id FROM locked) AND version = :expected_version
-RETURNING *;
+FROM locked
+WHERE webhooks.id = locked.id AND version = :expected_version
+RETURNING webhooks.*, locked.was_enabled, locked.was_paused_at, locked.was_deleted;
 
 -- name: get_webhook
 SELECT * FROM webhooks

@@ -23,6 +23,11 @@ INSERT INTO webhooks (
     :public_key, :signature_options
 );
 
+-- name: webhook_state
+-- What a webhook's waiting deliveries follow, read before a write in the same transaction.
+SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
+FROM webhooks WHERE id = :id;
+
 -- name: update_webhook
 -- A person's write: the columns the delivery engine owns (last_delivery_*,
 -- consecutive_failures) are never written from a stale copy; paused_at changes only through
