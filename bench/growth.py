@@ -91,6 +91,7 @@ from hookwire.delivery.worker import WorkerConfig
 from hookwire.ids import is_id
 from hookwire.store import open_store
 from hookwire.store.base import Job, Store
+from hookwire.store.postgres import LEASE_MARGIN_MS
 from hookwire.store.postgres import Q as PG_QUERIES
 from hookwire.store.sqlite_codec import Q as SQLITE_QUERIES
 from hookwire.timeutil import iso, utcnow
@@ -429,7 +430,7 @@ async def pg_explain(conn: asyncpg.Connection, generic: bool) -> str:
     plan for any values, which PostgreSQL may cache for a prepared statement after 5 runs."""
     query = PG_QUERIES["claim_due"]
     now = utcnow()
-    values = {"now": now, "limit": BATCH}
+    values = {"now": now, "limit": BATCH, "lease_margin_ms": LEASE_MARGIN_MS}
     transaction = conn.transaction()
     await transaction.start()
     try:
@@ -441,7 +442,8 @@ async def pg_explain(conn: asyncpg.Connection, generic: bool) -> str:
             types = [t.name for t in (await conn.prepare(query.text)).get_parameters()]
             await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             await conn.execute(f"PREPARE claim_generic ({', '.join(types)}) AS {query.text}")
-            literal = {"now": f"'{iso(now)}'", "limit": str(BATCH)}
+            literal = {"now": f"'{iso(now)}'", "limit": str(BATCH),
+                       "lease_margin_ms": str(LEASE_MARGIN_MS)}  # fmt: skip
             literals = ", ".join(literal[name] for name in query.names)
             found = await conn.fetch(
                 f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE claim_generic({literals})"
