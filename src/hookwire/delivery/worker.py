@@ -244,6 +244,9 @@ class Worker:
         except BackendUnavailable as exc:  # the secret store is down: not the receiver's fault
             self._defer(job, "secrets", exc.detail)
             return
+        except Exception:  # a defect outside the attempt (send_once records those inside it)
+            log.exception("delivery not sent; it goes again when its lease ends", extra=ids(job))
+            return
         self._ready.append(settlement)
         outcome = settlement.outcome
         self.metrics.attempt(outcome, settlement.attempt.duration_ms)
