@@ -58,7 +58,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -145,13 +144,6 @@ class BenchError(Exception):
 
 def progress(message: str) -> None:
     print(f"[deliver] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -396,7 +388,7 @@ async def start_receiver(
 ) -> Receiver:
     """The run's receiver on a free loopback port, logging to ``<workdir>/<name>.tsv``;
     nginx answers 500 to ``fail_percent`` % of requests (the Python receiver cannot)."""
-    port = free_port()
+    port = nginx.free_port()
     log = procs.workdir / f"{name}.tsv"
     log.unlink(missing_ok=True)  # the receiver appends: start from an empty log
     url = f"http://127.0.0.1:{port}/hooks"
@@ -1011,7 +1003,7 @@ async def drain_run(
         receiver = await start_receiver(procs, f"receiver-{name}", plan.receiver, fail)
         keys, capped = await seed(plan, url, receiver, webhooks, events)
         spawned = time.time()
-        roles = start_engine(procs, plan, store, url, free_port())
+        roles = start_engine(procs, plan, store, url, nginx.free_port())
         meter = CpuMeter({**roles, "receiver": receiver.pids}, postgres=db is not None)
         listener = tally.note if tally else None
         arrivals = Arrivals(receiver.log, receiver.logs_path, listener)
@@ -1132,7 +1124,7 @@ async def measure_latency(
         receiver = await start_receiver(procs, f"receiver-{store}-{rate:.0f}", plan.receiver)
         if db is not None:
             await migrate(plan, url)
-        port = free_port()
+        port = nginx.free_port()
         roles = start_engine(procs, plan, store, url, port, api=True)
         base_url = f"http://127.0.0.1:{port}"
         await wait_healthy(base_url, procs)

@@ -608,7 +608,7 @@ async def start_worker(
 ) -> tuple[str, int]:
     """``hookwire serve`` (SQLite) or ``hookwire worker`` (PostgreSQL); its name and pid."""
     if store_name == "sqlite":
-        port = deliver.free_port()
+        port = nginx.free_port()
         env = ctx.keys.env(url, ctx.workdir, port)
         process = procs.start("serve", [deliver.HOOKWIRE, "serve"], env)
         await deliver.wait_healthy(f"http://127.0.0.1:{port}", procs, STARTUP_CAP_S)

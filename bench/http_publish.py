@@ -382,7 +382,7 @@ async def start_hookwire(
     url = await deliver.store_url(plan, db, scenario)
     if db is not None:
         await deliver.migrate(plan, url)
-    port = deliver.free_port()
+    port = nginx.free_port()
     roles = deliver.start_engine(procs, plan, name, url, port, api=True)
     base_url = f"http://127.0.0.1:{port}"
     await deliver.wait_healthy(base_url, procs)

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
-from bench import deliver
+from bench import deliver, nginx
 from bench.database import ThrowawayDatabase
 from bench.deliver import HOOKWIRE, Arrivals, Keys, Plan, Processes, arrival_key
 
@@ -219,7 +219,7 @@ async def run_in(options: argparse.Namespace, workdir: Path, procs: Processes) -
     try:
         if db is not None:
             await deliver.migrate(plan, url)
-        port = deliver.free_port()
+        port = nginx.free_port()
         roles = deliver.start_engine(procs, plan, options.store, url, port, api=True)
         base = f"http://127.0.0.1:{port}"
         await deliver.wait_healthy(base, procs)

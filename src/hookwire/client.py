@@ -19,13 +19,8 @@ from hookwire.devkeys import with_dev_keys
 from hookwire.domain.principal import Principal
 from hookwire.errors import PayloadTooLarge
 from hookwire.services.container import Services, open_services
-from hookwire.services.webhooks import WithSecret
 from hookwire.settings import Settings
 from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
-
-
-def _with_secret(result: WithSecret) -> dict[str, Any]:
-    return {**result.webhook.to_public(), "secret": result.secret}
 
 
 class Client:
@@ -113,7 +108,7 @@ class Client:
 
     async def create_webhook(self, **fields: Any) -> dict[str, Any]:
         """Create a webhook; the answer carries its ``secret`` this once."""
-        return _with_secret(await self.services.webhooks.create(self.principal, fields))
+        return (await self.services.webhooks.create(self.principal, fields)).to_public()
 
     async def get_webhook(self, webhook_id: str) -> dict[str, Any]:
         return (await self.services.webhooks.get(self.principal, webhook_id)).to_public()
@@ -139,7 +134,7 @@ class Client:
 
     async def rotate_secret(self, webhook_id: str, **options: Any) -> dict[str, Any]:
         rotated = await self.services.webhooks.rotate_secret(self.principal, webhook_id, options)
-        return _with_secret(rotated)
+        return rotated.to_public()
 
     # --- inbound ------------------------------------------------------------------------------
 

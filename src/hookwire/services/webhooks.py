@@ -80,6 +80,14 @@ class WithSecret:
     secret: str
     previous_expires_at: str | None = None
 
+    def to_public(self) -> dict[str, Any]:
+        """The answer's shape, for the API and ``hookwire.Client`` alike: the webhook, its
+        ``secret`` and, while a rotated one still signs, ``previous_secret_expires_at``."""
+        body = {**self.webhook.to_public(), "secret": self.secret}
+        if self.previous_expires_at:
+            body["previous_secret_expires_at"] = self.previous_expires_at
+        return body
+
 
 def secret_path(tenant_id: str, webhook_id: str) -> str:
     return f"hookwire/{tenant_id}/webhooks/{webhook_id}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -11,18 +11,11 @@ from hookwire.api import openapi
 from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
 from hookwire.api.responses import JSON
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.services.webhooks import RECOVER_SCHEMA, WithSecret
+from hookwire.services.webhooks import RECOVER_SCHEMA
 from hookwire.store.base import WebhookQuery
 
 PREFIX = "/api/v1/integration/webhooks"
 router = APIRouter(prefix=PREFIX, tags=["webhooks"])
-
-
-def _with_secret(result: WithSecret) -> dict[str, Any]:
-    body = {**result.webhook.to_public(), "secret": result.secret}
-    if result.previous_expires_at:
-        body["previous_secret_expires_at"] = result.previous_expires_at
-    return body
 
 
 @router.post(
@@ -35,7 +28,7 @@ async def create_webhook(services: ServicesDep, principal: PrincipalDep, body: J
     """Create a webhook; the answer carries its signing `secret`, this once."""
     created = await services.webhooks.create(principal, body)
     headers = {**etag(created.webhook.version), "Location": f"{PREFIX}/{created.webhook.id}"}
-    return JSON(_with_secret(created), status_code=201, headers=headers)
+    return JSON(created.to_public(), status_code=201, headers=headers)
 
 
 @router.get("", responses=openapi.returns(200, openapi.LIST, "a page, newest first"))
@@ -110,7 +103,7 @@ async def rotate_secret(
 ) -> JSON:
     """A new secret, shown once; the old one keeps working for `grace_period_s`."""
     rotated = await services.webhooks.rotate_secret(principal, webhook_id, body)
-    return JSON(_with_secret(rotated), headers=etag(rotated.webhook.version))
+    return JSON(rotated.to_public(), headers=etag(rotated.webhook.version))
 
 
 @router.post("/{webhook_id}/pause", responses=openapi.returns(200, openapi.WEBHOOK, "paused"))
