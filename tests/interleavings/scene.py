@@ -351,17 +351,29 @@ async def publish(scene: Scene, rng: random.Random) -> None:
     await asyncio.gather(*sends)
 
 
-async def publish_one(scene: Scene, client: httpx.AsyncClient, body: Json) -> None:
+async def accepted(
+    scene: Scene, what: str, client: httpx.AsyncClient, url: str, **kwargs: Any
+) -> tuple[Json, float, float] | None:
+    """POST and expect a 202: its body and when it was sent and answered, or None after
+    noting anything else as unexpected."""
     try:
-        answer, sent, done = await timed(client, "POST", EVENTS, json=body)
+        answer, sent, done = await timed(client, "POST", url, **kwargs)
     except httpx.TransportError as exc:
-        scene.unexpected("publish", exc)
-        return
+        scene.unexpected(what, exc)
+        return None
     if answer.status_code != 202:
-        scene.unexpected("publish", answer)
-        return
-    made = Published(answer.json()["id"], body["type"], body.get("connector_id"), sent, done)
-    scene.log.published.append(made)
+        scene.unexpected(what, answer)
+        return None
+    body: Json = answer.json()
+    return body, sent, done
+
+
+async def publish_one(scene: Scene, client: httpx.AsyncClient, body: Json) -> None:
+    answered = await accepted(scene, "publish", client, EVENTS, json=body)
+    if answered is not None:
+        event, sent, done = answered
+        made = Published(event["id"], body["type"], body.get("connector_id"), sent, done)
+        scene.log.published.append(made)
 
 
 async def send_inbound(scene: Scene, rng: random.Random) -> None:
@@ -371,16 +383,11 @@ async def send_inbound(scene: Scene, rng: random.Random) -> None:
     headers = GITHUB.headers(body, ts=int(time.time()), delivery_id=f"ilv-{nonce}")
     url = f"/api/v1/inbound/{scene.inbound_id}"
     client = rng.choice(scene.clients)
-    try:
-        answer, sent, done = await timed(client, "POST", url, content=body, headers=headers)
-    except httpx.TransportError as exc:
-        scene.unexpected("inbound", exc)
-        return
-    if answer.status_code != 202:
-        scene.unexpected("inbound", answer)
-        return
-    message = answer.json()["id"]
-    scene.log.inbound[message] = Published("", "inbound.received", None, sent, done, message)
+    answered = await accepted(scene, "inbound", client, url, content=body, headers=headers)
+    if answered is not None:
+        stored, sent, done = answered
+        message = stored["id"]
+        scene.log.inbound[message] = Published("", "inbound.received", None, sent, done, message)
 
 
 async def transition(scene: Scene, rng: random.Random) -> None:

@@ -291,7 +291,8 @@ class Worker:
         for settlement in batch:
             await self._settle([settlement], now)
 
-    async def _give_back(self, jobs: list[Job], now: datetime, due_at: datetime) -> None:
+    async def _give_back(self, jobs: list[Job], now: datetime, due_at: datetime | None) -> None:
+        """Unsent leases back to the queue, due at ``due_at`` (None: now, other workers woken)."""
         try:
             await self.store.release(jobs, now, due_at)
         except Exception as exc:  # their leases expire and they are claimed again
@@ -345,7 +346,7 @@ class Worker:
         await self._flush()
         if unfinished:
             now = self.clock()
-            await self._give_back([job for _, job in unfinished], now, now)
+            await self._give_back([job for _, job in unfinished], now, None)
 
 
 def ids(job: Job) -> dict[str, str]:

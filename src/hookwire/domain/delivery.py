@@ -149,9 +149,9 @@ def settled(
     if outcome.kind == "gone" or delivery.attempt_count + 1 >= webhook.retry_policy.max_attempts:
         return "failed", None
     state = waiting(webhook)
-    if state != "pending" or retry_at is None:
-        return "held" if state == "pending" else state, None
-    return "pending", retry_at
+    if state == "pending" and retry_at is not None:
+        return "pending", retry_at
+    return ("held" if state == "pending" else state), None  # no retry time: held
 
 
 @dataclass(frozen=True, slots=True)

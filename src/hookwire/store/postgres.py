@@ -292,7 +292,8 @@ class PostgresStore(NamedQueries):
         batch = [Q["release_lease"].args(rows.release_params(j, now, due_at or now)) for j in jobs]
         async with self._conn() as conn:
             await conn.executemany(text, batch)
-        self._poke()
+        if due_at is None:  # due now; a later due time wakes the workers by itself (next_due)
+            self._poke()
 
     async def next_due(self) -> datetime | None:
         async with self._conn() as conn:

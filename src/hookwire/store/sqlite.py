@@ -140,7 +140,8 @@ class SQLiteStore(NamedQueries):
             codec.encode(rows.Table(), rows.release_params(j, now, due_at or now)) for j in jobs
         ]
         await self.engine.write(lambda conn: conn.executemany(Q["release_lease"].text, params))
-        self._due.set()
+        if due_at is None:  # due now; a later due time wakes the worker by itself (next_due)
+            self._due.set()
 
     async def next_due(self) -> datetime | None:
         [found] = await self._fetch("next_due", {})
