@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from hookwire.devkeys import with_dev_keys
+from hookwire.domain.delivery import event_with_deliveries
 from hookwire.domain.principal import Principal
 from hookwire.errors import PayloadTooLarge
 from hookwire.services.container import Services, open_services
@@ -89,20 +90,16 @@ class Client:
         return receipt.body
 
     async def get_event(self, event_id: str) -> dict[str, Any]:
-        event, deliveries = await self.services.events.get(self.principal, event_id)
-        return {
-            **event.to_public([d.id for d in deliveries]),
-            "deliveries": [d.to_public() for d in deliveries],
-        }
+        return event_with_deliveries(*await self.services.events.get(self.principal, event_id))
 
     async def list_events(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
         page = await self.services.events.list(self.principal, EventQuery(**filters), cursor)
-        return {"data": [e.to_public() for e in page.items], "next_cursor": page.next_cursor}
+        return page.to_public()
 
     async def list_deliveries(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
         query = DeliveryQuery(**filters)
         page = await self.services.deliveries.list(self.principal, query, cursor)
-        return {"data": [d.to_public() for d in page.items], "next_cursor": page.next_cursor}
+        return page.to_public()
 
     # --- webhooks ----------------------------------------------------------------------------
 
@@ -116,7 +113,7 @@ class Client:
     async def list_webhooks(self, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
         query = WebhookQuery(**filters)
         page = await self.services.webhooks.list(self.principal, query, cursor)
-        return {"data": [w.to_public() for w in page.items], "next_cursor": page.next_cursor}
+        return page.to_public()
 
     async def update_webhook(self, webhook_id: str, version: int, **changes: Any) -> dict[str, Any]:
         """Change fields of a webhook at ``version`` (a stale version raises VersionConflict)."""
@@ -163,7 +160,7 @@ class Client:
     ) -> dict[str, Any]:
         query = InboundQuery(**filters)
         page = await self.services.inbound.list(self.principal, query, cursor)
-        return {"data": [m.to_public() for m in page.items], "next_cursor": page.next_cursor}
+        return page.to_public()
 
     # --- event types -------------------------------------------------------------------------
 
@@ -183,7 +180,7 @@ class Client:
 
     async def list_event_types(self, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
         page = await self.services.event_types.list(self.principal, cursor, limit)
-        return {"data": [t.to_public() for t in page.items], "next_cursor": page.next_cursor}
+        return page.to_public()
 
 
 __all__ = ["Client"]

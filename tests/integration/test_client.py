@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 import hookwire
 from hookwire.catalog.builtin import load_builtin
+from hookwire.domain.principal import Principal
 from hookwire.errors import (
     NotFound,
     PayloadTooLarge,
@@ -15,6 +18,7 @@ from hookwire.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from hookwire.services.container import Services
 from hookwire.settings import Settings
 from tests.conftest import WEBHOOKS, Api
 from tests.vendors import VENDORS
@@ -104,3 +108,128 @@ async def test_client_answers_the_apis_shapes_for_secrets_shown_once(
     assert set(created) == set(over_http.json())
     assert set(rotated) == set(rotated_http.json())
     assert rotated["previous_secret_expires_at"] > rotated["updated_at"]
+
+
+EVENTS, DELIVERIES, EVENT_TYPES = "/api/v1/events", "/api/v1/deliveries", "/api/v1/event-types"
+Write = Callable[[], Awaitable[Any]]
+
+
+async def answer(api: Api, method: str, path: str, **kwargs: Any) -> Any:
+    response = await api.client.request(method, path, **kwargs)
+    assert response.is_success, response.text
+    return response.json()
+
+
+def client_of(services: Services) -> hookwire.Client:
+    """The API fixture's caller (tenant ``acme``, ``user-1``) over the same services."""
+    return hookwire.Client(services, Principal("acme", "user-1"))
+
+
+async def test_client_reads_answer_exactly_the_apis_json(api: Api, services: Services) -> None:
+    """Every read of the client (a resource or a page) equals the API's answer to the same
+    request, over the same store."""
+    client = client_of(services)
+    hook = await api.create(event_types=["integration-*"])
+    data = load_builtin()["integration-state-changed"].example
+    published = await answer(
+        api, "POST", EVENTS, json={"type": "integration-state-changed", "data": data}
+    )
+    schema = {"type": "object"}
+    await answer(api, "POST", EVENT_TYPES, json={"name": "counter.bumped", "schema": schema})
+    await answer(
+        api,
+        "PATCH",
+        f"{EVENT_TYPES}/counter.bumped",
+        json={"schema": {"type": "object", "required": []}},
+    )
+
+    kind, of_hook, counter = (
+        "integration-state-changed",
+        {"webhook_id": hook["id"]},
+        "counter.bumped",
+    )
+    pairs = [
+        (await client.get_webhook(hook["id"]), f"{WEBHOOKS}/{hook['id']}", {}),
+        (await client.list_webhooks(limit=1), WEBHOOKS, {"limit": 1}),
+        (await client.get_event(published["id"]), f"{EVENTS}/{published['id']}", {}),
+        (await client.list_events(type=kind), EVENTS, {"type": kind}),
+        (await client.list_deliveries(**of_hook), DELIVERIES, of_hook),
+        (await client.get_event_type(counter), f"{EVENT_TYPES}/{counter}", {}),
+        (await client.get_event_type(counter, 1), f"{EVENT_TYPES}/{counter}/versions/1", {}),
+        (await client.list_event_types(limit=3), EVENT_TYPES, {"limit": 3}),
+    ]
+    for from_client, path, params in pairs:
+        assert from_client == await answer(api, "GET", path, params=params), path
+    assert (await client.list_deliveries())["data"], "a delivery to compare"
+
+
+async def test_client_writes_answer_what_the_api_then_reads(api: Api, services: Services) -> None:
+    """Every write of the client answers the resource as the API shows it afterwards, with the
+    keys the API's own answer to that write has."""
+    client = client_of(services)
+    created = await client.create_webhook(url="https://receiver.example.com/h")
+    over_http = await api.create()
+    path = f"{WEBHOOKS}/{created['id']}"
+    assert set(created) == set(over_http)
+    other = f"{WEBHOOKS}/{over_http['id']}"
+    writes: list[tuple[Write, Write]] = [
+        (lambda: client.update_webhook(created["id"], 1, name="renamed"),
+         lambda: answer(api, "PATCH", other, json={"name": "renamed", "version": 1})),
+        (lambda: client.pause_webhook(created["id"]),
+         lambda: answer(api, "POST", f"{other}/pause")),
+        (lambda: client.resume_webhook(created["id"]),
+         lambda: answer(api, "POST", f"{other}/resume")),
+    ]  # fmt: skip
+    for by_client, over_api in writes:
+        written = await by_client()
+        assert written == await answer(api, "GET", path)
+        assert set(written) == set(await over_api())
+
+    schema = {"type": "object"}
+    made = await client.create_event_type("client.made", schema, description="d")
+    made_http = await answer(
+        api, "POST", EVENT_TYPES, json={"name": "http.made", "schema": schema, "description": "d"}
+    )
+    assert made == await answer(api, "GET", f"{EVENT_TYPES}/client.made")
+    assert set(made) == set(made_http)
+    changed = await client.update_event_type(
+        "client.made", schema={"type": "object", "required": []}
+    )
+    assert changed == await answer(api, "GET", f"{EVENT_TYPES}/client.made")
+
+    data = load_builtin()["integration-state-changed"].example
+    event = {"type": "integration-state-changed", "data": data}
+    receipt = await client.publish(event["type"], data)
+    receipt_http = await answer(api, "POST", EVENTS, json=event)
+    assert {k: v for k, v in receipt.items() if k not in {"id", "created_at"}} == {
+        k: v for k, v in receipt_http.items() if k not in {"id", "created_at"}
+    }  # fmt: skip
+    assert set(receipt) == set(receipt_http)
+
+
+async def test_client_inbound_answers_are_the_apis(api: Api, services: Services) -> None:
+    """The client hands over a third party's request and reads inbound messages with the
+    API's statuses and shapes."""
+    vendor = VENDORS["stripe"]
+    client = client_of(services)
+    hook = await answer(api, "POST", WEBHOOKS, json=vendor.create_body())
+    first, second = b'{"id": "evt_1", "type": "a"}', b'{"id": "evt_2", "type": "a"}'
+    inbound = f"/api/v1/inbound/{hook['id']}"
+    anonymous, accepted = api.anonymous().client, list[tuple[int, dict[str, Any]]]()
+    for body, through_client in [(first, False), (second, True)]:
+        headers = vendor.headers(body, ts=int(time.time()))
+        if through_client:
+            accepted.append(await client.receive(hook["id"], headers, body))
+        else:
+            response = await anonymous.post(inbound, content=body, headers=headers)
+            accepted.append((response.status_code, response.json()))
+        again = await anonymous.post(inbound, content=body, headers=headers)
+        assert (again.status_code, again.json()) == await client.receive(hook["id"], headers, body)
+    [(http_status, over_http), (client_status, by_client)] = accepted
+    assert http_status == client_status == 202 and set(over_http) == set(by_client)
+    messages = "/api/v1/inbound-messages"
+    listed = await client.list_inbound_messages(webhook_id=hook["id"])
+    assert listed == await answer(api, "GET", messages, params={"webhook_id": hook["id"]})
+    for message in listed["data"]:
+        one = await client.get_inbound_message(message["id"])
+        assert one == await answer(api, "GET", f"{messages}/{message['id']}")

@@ -195,3 +195,12 @@ def pause_reason(webhook: Webhook, counted: Tally) -> str | None:
     ):
         return "failures"
     return None
+
+
+def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[str, Any]:
+    """One event's answer (``GET /events/{id}``, ``hookwire.Client.get_event``): the event,
+    its ``delivery_ids`` and its ``deliveries``."""
+    return {
+        **event.to_public([d.id for d in deliveries]),
+        "deliveries": [d.to_public() for d in deliveries],
+    }

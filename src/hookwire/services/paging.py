@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from hookwire.errors import ValidationFailed
 from hookwire.ids import ID_PATTERN
@@ -19,10 +19,24 @@ MAX_LIMIT: Final = 200
 _BAD_CURSOR = "is not a cursor this API returned"
 
 
+class Resource(Protocol):
+    """What a list holds: a resource with a JSON shape."""
+
+    def to_public(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Resource)
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    def to_public(self: Page[R]) -> dict[str, Any]:
+        """The answer of every list, for the API and ``hookwire.Client`` alike:
+        ``{"data": [resource, ...], "next_cursor": ...}``."""
+        return {"data": [item.to_public() for item in self.items], "next_cursor": self.next_cursor}
 
 
 def check_limit(limit: int) -> None:

@@ -35,7 +35,7 @@ async def list_deliveries(
         until=until,
     )  # fmt: skip
     page = await services.deliveries.list(principal, query, cursor)
-    return JSON({"data": [d.to_public() for d in page.items], "next_cursor": page.next_cursor})
+    return JSON(page.to_public())
 
 
 @router.get("/{delivery_id}", responses=openapi.returns(200, openapi.DELIVERY, "with attempts"))

@@ -28,7 +28,7 @@ async def list_event_types(
 ) -> JSON:
     """The catalog: the built-in types and the tenant's own, by name."""
     page = await services.event_types.list(principal, cursor, limit)
-    return JSON({"data": [t.to_public() for t in page.items], "next_cursor": page.next_cursor})
+    return JSON(page.to_public())
 
 
 @router.post(

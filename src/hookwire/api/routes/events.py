@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 from hookwire.api import openapi
 from hookwire.api.deps import JsonBody, Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
+from hookwire.domain.delivery import event_with_deliveries
 from hookwire.domain.event import PUBLISH_SCHEMA
 from hookwire.services.paging import MAX_LIMIT
 from hookwire.store.base import EventQuery
@@ -48,13 +49,10 @@ async def list_events(
     """Published events, newest first; filter by type and time."""
     query = EventQuery(limit=limit, type=type, since=since, until=until)
     page = await services.events.list(principal, query, cursor)
-    return JSON({"data": [e.to_public() for e in page.items], "next_cursor": page.next_cursor})
+    return JSON(page.to_public())
 
 
 @router.get("/{event_id}", responses=openapi.returns(200, openapi.EVENT, "with its deliveries"))
 async def get_event(services: ServicesDep, principal: PrincipalDep, event_id: str) -> JSON:
     """One event with its deliveries."""
-    event, deliveries = await services.events.get(principal, event_id)
-    body = event.to_public([d.id for d in deliveries])
-    body["deliveries"] = [d.to_public() for d in deliveries]
-    return JSON(body)
+    return JSON(event_with_deliveries(*await services.events.get(principal, event_id)))

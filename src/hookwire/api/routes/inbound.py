@@ -63,7 +63,7 @@ async def list_messages(
         until=until,
     )
     page = await services.inbound.list(principal, query, cursor)
-    return JSON({"data": [m.to_public() for m in page.items], "next_cursor": page.next_cursor})
+    return JSON(page.to_public())
 
 
 @router.get(

@@ -55,7 +55,7 @@ async def list_webhooks(
         include_deleted=include_deleted,
     )
     page = await services.webhooks.list(principal, query, cursor)
-    return JSON({"data": [w.to_public() for w in page.items], "next_cursor": page.next_cursor})
+    return JSON(page.to_public())
 
 
 @router.get("/{webhook_id}", responses=openapi.returns(200, openapi.WEBHOOK, "the webhook"))
