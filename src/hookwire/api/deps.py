@@ -12,20 +12,17 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, Request
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator
 
 from hookwire.domain.digits import ascii_int
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import nul_path
 from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge, ValidationFailed
 from hookwire.services.container import Services
-from hookwire.timeutil import as_utc
+from hookwire.timeutil import parse_moment
 
 MAX_DEPTH = 254  # orjson writes no deeper; it reads up to 1024
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
-)
 
 
 async def get_services(request: Request) -> Services:
@@ -82,19 +79,14 @@ async def get_json_body(request: Request, services: ServicesDep) -> Any:
 JsonBody = Annotated[Any, Depends(get_json_body)]
 
 
-def _rfc3339(value: object) -> object:
-    """Refuse what pydantic would otherwise read as a date: a number is not one here."""
-    if isinstance(value, str) and not _RFC3339.fullmatch(value):
-        raise ValueError("must be an RFC 3339 date and time, like 2026-11-30T10:00:00Z")
-    return value
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+def _moment(value: object) -> object:
+    """A timestamp parameter as :func:`hookwire.timeutil.parse_moment` reads it (pydantic would
+    otherwise take a number for unix seconds)."""
+    return parse_moment(value) if isinstance(value, str) else value
 
 
 # A ``since``/``until`` query parameter: RFC 3339 only, a time without an offset taken as UTC.
-Moment = Annotated[datetime | None, BeforeValidator(_rfc3339), AfterValidator(_utc)]
+Moment = Annotated[datetime | None, BeforeValidator(_moment)]
 
 
 async def reject_nul(request: Request) -> None:

@@ -22,7 +22,7 @@ from hookwire.domain.delivery import STATUSES
 from hookwire.domain.principal import Principal
 from hookwire.services.container import Services
 from hookwire.store.base import DeliveryQuery
-from hookwire.timeutil import iso, parse_iso
+from hookwire.timeutil import iso, parse_moment
 
 app = typer.Typer(help="Follow the delivery log.", no_args_is_help=True)
 PAGE = 200
@@ -85,7 +85,7 @@ def _when(value: str | None, flag: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_iso(value)
+        return parse_moment(value)
     except ValueError as exc:
         raise typer.BadParameter("expected an RFC 3339 time", param_hint=flag) from exc
 

@@ -18,7 +18,7 @@ from hookwire.domain.event_type import MAX_VERSION
 from hookwire.errors import ValidationFailed
 from hookwire.ids import is_id
 from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
-from hookwire.timeutil import parse_iso, utcnow
+from hookwire.timeutil import parse_moment, utcnow
 
 PAGE_SIZE: Final = 25
 HOUR: Final = (60, 60)  # buckets of 60 s, 60 of them
@@ -41,7 +41,7 @@ def _when(request: Request, name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        return parse_iso(raw)
+        return parse_moment(raw)
     except ValueError as exc:
         raise ValidationFailed.at(f"/{name}", "is not a date and time") from exc
 

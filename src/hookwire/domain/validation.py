@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -38,6 +37,7 @@ import orjson
 from hookwire.domain.schema_cost import check_cost
 from hookwire.domain.schema_graph import SchemaRefused, schema_graph
 from hookwire.errors import FieldError, ValidationFailed
+from hookwire.timeutil import is_date_time
 
 PATTERN_SIZE: Final = 64 * 1024  # bytes of one compiled pattern: compiles in under 1 ms
 MAX_PATTERNS: Final = 64  # distinct patterns in one schema
@@ -65,9 +65,6 @@ _TOO_COSTLY: Final = (
 )
 MAX_MESSAGE: Final = 384  # bytes of one error's message, as JSON
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
-)
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _SPACE = re.compile(r"\s")
 
@@ -120,15 +117,7 @@ def _is_uri(value: object) -> bool:
 
 
 def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATE_TIME.fullmatch(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError:
-        return False
-    return True
+    return not isinstance(value, str) or is_date_time(value)
 
 
 def _is_uuid(value: object) -> bool:
