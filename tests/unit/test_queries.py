@@ -73,7 +73,6 @@ DIALECT_ONLY = {
     "sqlite": {
         "due_deliveries",
         "lease_delivery",
-        "webhook_state",
         "stop_delivery",
         "insert_event",
         "insert_delivery",

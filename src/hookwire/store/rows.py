@@ -1,15 +1,15 @@
 """Mapping between domain objects and flat rows of plain values, shared by both adapters.
 
-Each :class:`Table` names its JSON, time and boolean columns. Adapters convert their own
-column types (JSON text or jsonb, integer or boolean, text or timestamptz) to and from plain
-Python values by those sets: lists and dicts, bools, aware datetimes.
+A column's name says its type (``JSON_COLUMNS``, ``TIME_COLUMNS``, ``BOOL_COLUMNS``). Each
+executor converts its own column types (JSON text or jsonb, integer or boolean, text or
+timestamptz) to and from plain Python values by those sets: lists and dicts, bools, aware
+datetimes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -42,44 +42,27 @@ from hookwire.store.base import (
     WebhookQuery,
 )
 
+Row = Mapping[str, Any]
 
-@dataclass(frozen=True, slots=True)
-class Table:
-    json: frozenset[str] = frozenset()
-    time: frozenset[str] = frozenset()
-    bool: frozenset[str] = frozenset()
-
-
-WEBHOOKS: Final = Table(
-    json=frozenset({"event_types", "headers", "retry_policy", "tags", "signature_options"}),
-    time=frozenset(
-        {
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "last_delivery_at",
-            "paused_at",
-            "last_rejected_at",
-        }
-    ),
-    bool=frozenset({"is_deleted", "enabled"}),
+# A column's type follows from its name, the same in every table and query
+# (tests/integration/test_columns.py checks these against the PostgreSQL schema). SQLite keeps
+# JSON as text and times as RFC 3339 text; its executor converts by these sets.
+JSON_COLUMNS: Final = frozenset({
+    "event_types", "headers", "retry_policy", "tags", "signature_options",  # webhooks
+    "data",  # events
+    "schema", "example",  # event_types
+    "warnings",  # idempotency_keys
+    "request_headers", "response_headers",  # attempts
+})  # fmt: skip
+TIME_COLUMNS: Final = frozenset({
+    "created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at",
+    "last_rejected_at", "next_attempt_at", "lease_expires_at", "received_at", "started_at",
+    "next_due_at", "was_paused_at",
+})  # fmt: skip
+BOOL_COLUMNS: Final = frozenset(
+    {"is_deleted", "enabled", "deprecated", "was_enabled", "was_deleted"}
 )
-EVENTS: Final = Table(json=frozenset({"data", "tags"}), time=frozenset({"created_at"}))
-DELIVERIES: Final = Table(
-    time=frozenset({"created_at", "updated_at", "next_attempt_at", "lease_expires_at"})
-)
-EVENT_TYPES: Final = Table(
-    json=frozenset({"schema", "example"}),
-    time=frozenset({"created_at", "updated_at"}),
-    bool=frozenset({"deprecated"}),
-)
-CLAIMS: Final = Table(json=frozenset({"warnings"}), time=frozenset({"created_at"}))
 TENANT_SCOPE: Final = ""  # idempotency_keys.app_id of a token without app_id (no app has '')
-QUEUE_STATS: Final = Table(time=frozenset({"next_due_at"}))
-INBOUND_MESSAGES: Final = Table(json=frozenset({"headers"}), time=frozenset({"received_at"}))
-ATTEMPTS: Final = Table(
-    json=frozenset({"request_headers", "response_headers"}), time=frozenset({"started_at"})
-)
 
 WEBHOOK_COLUMNS: Final = tuple(f.name for f in dataclasses.fields(Webhook))
 _EVENT_TYPE_COLUMNS: Final = (
@@ -107,7 +90,7 @@ def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
     values["retry_policy"] = RetryPolicy.from_json(
         values["retry_policy"], values["retry_policy"].get("pauseAfterFailures", 20)
     )
-    for name in WEBHOOKS.bool:
+    for name in BOOL_COLUMNS & values.keys():
         values[name] = bool(values[name])
     return Webhook(**values)
 
@@ -116,7 +99,7 @@ def candidate_from_row(row: Mapping[str, Any]) -> Candidate:
     """A fan-out candidate from the ``fanout_webhooks`` columns (decoded)."""
     values = {name: row[name] for name in CANDIDATE_COLUMNS}
     values["event_types"] = tuple(values["event_types"])
-    for name in WEBHOOKS.bool:
+    for name in BOOL_COLUMNS & values.keys():
         values[name] = bool(values[name])
     return Candidate(**values)
 
@@ -287,7 +270,7 @@ RECONCILE: Final[dict[Waiting, str]] = {
 }
 
 
-def reconcile(webhook: Webhook, before: Mapping[str, Any] | None = None) -> str | None:
+def reconcile(webhook: Webhook, before: Row | None = None) -> str | None:
     """The statement that brings the webhook's waiting deliveries in line with the state it is
     in now (``domain.delivery.waiting``), or None when ``before`` (``was_enabled``,
     ``was_paused_at``, ``was_deleted``: the row before the write) called for the same. Every

@@ -1,4 +1,9 @@
-"""Values between hookwire and SQLite: JSON as text, times as RFC 3339 text, rows to objects."""
+"""Values between hookwire and SQLite, and SQLite's executor of flow steps.
+
+SQLite keeps JSON as text and times as RFC 3339 text; a column's name says which
+(``rows.JSON_COLUMNS``, ``rows.TIME_COLUMNS``). A parameter that is a list or a dict is JSON
+text too (``json_each(:ids)``).
+"""
 
 from __future__ import annotations
 
@@ -9,48 +14,51 @@ from typing import Any
 
 import orjson
 
-from hookwire.domain.delivery import Candidate, Delivery
-from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
 from hookwire.store.queries import load
+from hookwire.store.steps import Execute, ExecuteMany, Fetch, InsertEvent, Step
 from hookwire.timeutil import iso, parse_iso
 
 Q = load("sqlite")
 
 
-def plain(value: Any) -> Any:
+def _value(name: str, value: Any) -> Any:
+    if name in rows.JSON_COLUMNS or isinstance(value, list | dict | tuple):
+        return orjson.dumps(value).decode()
     if isinstance(value, datetime):
         return iso(value)
-    if isinstance(value, tuple):
-        return list(value)
     return value
 
 
-def encode(table: rows.Table, row: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain values -> SQLite values: JSON as text, times as RFC 3339 text."""
-    out = {name: plain(value) for name, value in row.items()}
-    for name in table.json & out.keys():
-        out[name] = orjson.dumps(out[name]).decode()
-    return out
+def encode(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values -> SQLite values."""
+    return {name: _value(name, value) for name, value in params.items()}
 
 
-def decode(table: rows.Table, row: sqlite3.Row) -> dict[str, Any]:
+def decode(row: sqlite3.Row) -> dict[str, Any]:
+    """A fetched row -> plain values."""
     values = dict(row)
-    for name in table.json & values.keys():
+    for name in rows.JSON_COLUMNS & values.keys():
         values[name] = orjson.loads(values[name])
-    for name in table.time & values.keys():
+    for name in rows.TIME_COLUMNS & values.keys():
         if values[name] is not None:
             values[name] = parse_iso(values[name])
     return values
 
 
-def webhook_of(row: sqlite3.Row) -> Webhook:
-    return rows.webhook_from_row(decode(rows.WEBHOOKS, row))
-
-
-def candidate_of(row: sqlite3.Row) -> Candidate:
-    return rows.candidate_from_row(decode(rows.WEBHOOKS, row))
-
-
-def delivery_of(row: sqlite3.Row) -> Delivery:
-    return rows.delivery_from_row(decode(rows.DELIVERIES, row))
+def run(conn: sqlite3.Connection, step: Step) -> Any:
+    """Run one step of a flow on ``conn``."""
+    match step:
+        case Fetch(name, params):
+            return [decode(row) for row in conn.execute(Q[name].text, encode(params))]
+        case Execute(name, params):
+            return conn.execute(Q[name].text, encode(params)).rowcount
+        case ExecuteMany(name, batch):
+            conn.executemany(Q[name].text, [encode(params) for params in batch])
+            return None
+        case InsertEvent(event, deliveries):
+            conn.execute(Q["insert_event"].text, encode(rows.event_to_row(event)))
+            batch = [encode(rows.delivery_to_row(d)) for d in deliveries]
+            conn.executemany(Q["insert_delivery"].text, batch)
+            return list(deliveries)  # the writer is alone: written as fan-out chose
+    raise TypeError(f"not a step: {step!r}")

@@ -23,19 +23,21 @@ INSERT INTO webhooks (
     :public_key, :signature_options::jsonb
 );
 
+-- name: webhook_state
+-- What a webhook's waiting deliveries follow, read before a person's write in the same
+-- transaction. The row is locked FOR UPDATE, the one mode that conflicts with the FOR KEY SHARE
+-- a publish and a claim take: a publish or claim under way finishes first (and this
+-- transaction's reconcile sees its deliveries), or waits and then reads the row as this
+-- transaction leaves it.
+SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
+FROM webhooks WHERE id = :id AND tenant_id = :tenant_id
+FOR UPDATE;
+
 -- name: update_webhook
--- A person's write: the columns the delivery engine owns (last_delivery_*,
--- consecutive_failures) are never written from a stale copy; paused_at changes only through
--- :pause ('pause' keeps an earlier pause time, 'resume' clears it and the failure count).
--- The row is locked FOR UPDATE, the one mode that conflicts with the FOR KEY SHARE a publish
--- and a claim take: a publish or claim under way finishes first (and this transaction's
--- reconcile sees its deliveries), or waits and then reads the row as this write leaves it.
--- It answers the row as it was before too (was_*): its deliveries are reconciled only when
--- the state they follow changed.
-WITH locked AS (
-    SELECT id, enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
-    FROM webhooks WHERE id = :id AND tenant_id = :tenant_id FOR UPDATE
-)
+-- A person's write, after webhook_state locked the row: the columns the delivery engine owns
+-- (last_delivery_*, consecutive_failures) are never written from a stale copy; paused_at
+-- changes only through :pause ('pause' keeps an earlier pause time, 'resume' clears it and the
+-- failure count).
 UPDATE webhooks SET
     url = :url, secret_fingerprint = :secret_fingerprint, updated_at = :updated_at,
     updated_by = :updated_by, source = :source, source_type = :source_type,
@@ -50,9 +52,8 @@ UPDATE webhooks SET
         WHEN 'resume' THEN NULL
         ELSE paused_at END,
     consecutive_failures = CASE WHEN :pause::text = 'resume' THEN 0 ELSE consecutive_failures END
-FROM locked
-WHERE webhooks.id = locked.id AND version = :expected_version
-RETURNING webhooks.*, locked.was_enabled, locked.was_paused_at, locked.was_deleted;
+WHERE id = :id AND tenant_id = :tenant_id AND version = :expected_version
+RETURNING *;
 
 -- name: get_webhook
 SELECT * FROM webhooks

@@ -26,7 +26,7 @@ INSERT INTO webhooks (
 -- name: webhook_state
 -- What a webhook's waiting deliveries follow, read before a write in the same transaction.
 SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
-FROM webhooks WHERE id = :id;
+FROM webhooks WHERE id = :id AND tenant_id = :tenant_id;
 
 -- name: update_webhook
 -- A person's write: the columns the delivery engine owns (last_delivery_*,
