@@ -18,11 +18,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hookwire.domain.event import Event
+from hookwire.domain.event import IDEMPOTENCY_TTL, Event
 from hookwire.domain.principal import Principal
 from hookwire.ids import new_id
 from hookwire.store import migrations
-from hookwire.store.base import CLAIM_TTL, Store
+from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
 from hookwire.timeutil import iso, utcnow
@@ -159,15 +159,15 @@ async def _claims_survive_0007(
     monkeypatch.undo()
     assert (await store.migrate())[0] == SCOPED  # and those after it
 
-    app, tenant, fresh = Principal("acme", app_id="app-1"), Principal("acme"), now - CLAIM_TTL
-    by_app = await store.get_claim(app, "by-app", fresh)
+    app, tenant, fresh = Principal("acme", app_id="app-1"), Principal("acme"), now - IDEMPOTENCY_TTL
+    by_app = await store.get_idempotency_key(app, "by-app", fresh)
     assert by_app is not None and (by_app.app_id, by_app.event_id) == ("app-1", keys["by-app"])
-    assert await store.get_claim(tenant, "by-app", fresh) is None
-    by_tenant = await store.get_claim(tenant, "by-tenant", fresh)
+    assert await store.get_idempotency_key(tenant, "by-app", fresh) is None
+    by_tenant = await store.get_idempotency_key(tenant, "by-tenant", fresh)
     assert by_tenant is not None and by_tenant.app_id is None
     assert by_tenant.event_id == keys["by-tenant"]
-    assert await store.get_claim(app, "by-tenant", fresh) is None
-    gone = await store.get_claim(tenant, "event-gone", fresh)
+    assert await store.get_idempotency_key(app, "by-tenant", fresh) is None
+    gone = await store.get_idempotency_key(tenant, "event-gone", fresh)
     assert gone is not None and gone.app_id is None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from hookwire.domain import envelope, patterns
@@ -14,6 +14,7 @@ from hookwire.domain.webhook import Envelope, Webhook
 from hookwire.timeutil import iso
 
 Status = Literal["pending", "in_flight", "succeeded", "failed", "held", "cancelled"]
+LEASE_MARGIN: Final = timedelta(seconds=30)  # a lease lasts timeoutMs + this
 STATUSES: Final = ("pending", "in_flight", "succeeded", "failed", "held", "cancelled")
 
 

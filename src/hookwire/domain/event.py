@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
@@ -14,6 +14,7 @@ from hookwire.domain.validation import checked
 from hookwire.timeutil import iso
 
 _TEXT: dict[str, Any] = {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
+IDEMPOTENCY_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
 PUBLISH_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,

@@ -1,7 +1,7 @@
 """Publishing events and reading them back (DESIGN §4 "Events").
 
 An event is checked against its type's schema, then written with all its deliveries in ONE
-store transaction. An ``Idempotency-Key`` is claimed in that same transaction, so twenty
+store transaction. An ``Idempotency-Key`` is taken in that same transaction, so twenty
 concurrent requests with one key publish one event; the others replay its first answer.
 """
 
@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.delivery import Delivery, fan_out
-from hookwire.domain.event import Event, accepted, check_publish, request_hash
+from hookwire.domain.event import IDEMPOTENCY_TTL, Event, accepted, check_publish, request_hash
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from hookwire.ids import new_id
 from hookwire.metrics import Metrics
 from hookwire.services.event_types import EventTypeService
 from hookwire.services.paging import Page, check_window, paged
-from hookwire.store.base import CLAIM_TTL, Claim, DeliveryQuery, EventQuery, Store
+from hookwire.store.base import DeliveryQuery, EventQuery, IdempotencyKey, Store
 from hookwire.timeutil import utcnow
 
 log = logging.getLogger("hookwire.events")
@@ -84,11 +84,13 @@ class EventService:
             tags=tuple(fields.get("tags", ())),
             created_at=now,
         )
-        claim = None
+        record = None
         if key is not None:
-            claim = Claim(event.tenant_id, event.app_id, key, digest, event.id, now, warnings)
+            record = IdempotencyKey(
+                event.tenant_id, event.app_id, key, digest, event.id, now, warnings
+            )
         published = await self.store.publish(
-            event, lambda webhooks: fan_out(event, webhooks, lambda: new_id("dlv")), claim
+            event, lambda webhooks: fan_out(event, webhooks, lambda: new_id("dlv")), record
         )
         if published.taken and key is not None:  # a concurrent request with the key won
             replay = await self._replay(principal, key, digest, now)
@@ -109,16 +111,16 @@ class EventService:
         """The first answer for ``key`` in the principal's scope (tenant and app), if the key
         is taken there. The event is read as the caller: it is in the caller's scope, having
         been published by it, so the replay can never show what the caller could not read."""
-        claim = await self.store.get_claim(principal, key, now - CLAIM_TTL)
-        if claim is None:
+        record = await self.store.get_idempotency_key(principal, key, now - IDEMPOTENCY_TTL)
+        if record is None:
             return None
-        if claim.request_hash != digest:
+        if record.request_hash != digest:
             raise Conflict("this Idempotency-Key was used with a different request body")
-        event = await self.store.get_event(principal, claim.event_id)
+        event = await self.store.get_event(principal, record.event_id)
         if event is None:
             raise Conflict("the event of this Idempotency-Key is gone; use a new key")
         deliveries = await self._deliveries_of(principal, event.id)
-        return Receipt(accepted(event, len(deliveries), claim.warnings), replayed=True)
+        return Receipt(accepted(event, len(deliveries), record.warnings), replayed=True)
 
     async def _deliveries_of(self, principal: Principal, event_id: str) -> list[Delivery]:
         query = DeliveryQuery(limit=DETAIL_DELIVERIES, event_id=event_id)

@@ -41,5 +41,8 @@ async def purge(
             await secrets.delete(path)
         step("secrets", done, len(paths))
     return PurgeReport(
-        purged.events, purged.claims, len(purged.webhook_secret_paths), purged.inbound_messages
+        purged.events,
+        purged.idempotency_keys,
+        len(purged.webhook_secret_paths),
+        purged.inbound_messages,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final, Literal, Protocol
 
 from hookwire.domain.activity import Bucket, Health
@@ -25,8 +25,6 @@ from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 
 FanOut = Callable[[Sequence[Candidate]], list[Delivery]]
-CLAIM_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
-LEASE_MARGIN: Final = timedelta(seconds=30)  # a lease is timeoutMs + this (DESIGN §7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +131,7 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class IdempotencyKey:
     """An Idempotency-Key taken by a published event. A key belongs to its scope, the tenant
     and the token's ``app_id`` (None: the tenant-level scope): another app of the tenant
     never sees or replays it."""
@@ -170,7 +168,7 @@ class QueueStats:
 @dataclass(frozen=True, slots=True)
 class Purged:
     events: int
-    claims: int
+    idempotency_keys: int
     webhook_secret_paths: list[str]
     inbound_messages: int = 0
 
@@ -240,16 +238,16 @@ class Store(SecretBlobs, Protocol):
 
     # --- publishing -------------------------------------------------------------------
 
-    async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
-        """In ONE transaction: take ``claim`` (unless a fresh one holds the key: then write
+    async def publish(self, event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Published:
+        """In ONE transaction: take ``key`` (unless a fresh record holds it: then write
         nothing and answer ``taken``), pick the tenant's candidate webhooks for the event,
         let ``fan_out`` turn them into deliveries, and insert the event and its deliveries.
-        A claim older than 24 hours is taken over."""
+        A record older than ``IDEMPOTENCY_TTL`` is taken over."""
 
-    async def get_claim(
+    async def get_idempotency_key(
         self, principal: Principal, key: str, fresh_after: datetime
-    ) -> Claim | None:
-        """The claim on ``key`` in the principal's scope (tenant and app) made after
+    ) -> IdempotencyKey | None:
+        """The record of ``key`` in the principal's scope (tenant and app) made after
         ``fresh_after``, if any."""
 
     # --- reads of events and deliveries -----------------------------------------------
@@ -343,9 +341,9 @@ class Store(SecretBlobs, Protocol):
         """Re-queue the webhook's failed deliveries created in [since, until), with a fresh
         attempt budget; how many."""
 
-    async def purge(self, before: datetime, claims_before: datetime) -> Purged:
+    async def purge(self, before: datetime, keys_before: datetime) -> Purged:
         """Drop finished events (with deliveries and attempts), inbound messages and deleted
-        webhooks older than ``before``, and idempotency keys older than ``claims_before``."""
+        webhooks older than ``before``, and idempotency keys older than ``keys_before``."""
 
     async def consistency(self, stale_before: datetime) -> dict[str, int]:
         """hookwire doctor's counts of rows the engine should never leave as they are (see

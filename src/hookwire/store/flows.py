@@ -14,17 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from hookwire.domain.delivery import Delivery, pause_reason, waiting
-from hookwire.domain.event import Event
+from hookwire.domain.delivery import LEASE_MARGIN, Delivery, pause_reason, waiting
+from hookwire.domain.event import IDEMPOTENCY_TTL, Event
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
 from hookwire.store.base import (
-    CLAIM_TTL,
-    LEASE_MARGIN,
     Announcer,
-    Claim,
     FanOut,
+    IdempotencyKey,
     Job,
     Published,
     Purged,
@@ -47,11 +45,14 @@ def publish_in(event: Event, fan_out: FanOut) -> Flow[list[Delivery]]:
     return (yield from insert_event(event, deliveries))
 
 
-def publish(event: Event, fan_out: FanOut, claim: Claim | None) -> Flow[Published]:
-    """Take ``claim`` (unless a fresh one holds the key), then publish."""
-    if claim is not None:
-        params = {**rows.claim_params(claim), "expired_before": claim.created_at - CLAIM_TTL}
-        if (yield from one("claim_key", params)) is None:
+def publish(event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Flow[Published]:
+    """Take ``key`` (unless a fresh record holds it), then publish."""
+    if key is not None:
+        params = {
+            **rows.idempotency_key_params(key),
+            "expired_before": key.created_at - IDEMPOTENCY_TTL,
+        }
+        if (yield from one("take_idempotency_key", params)) is None:
             return Published(taken=True)
     return Published(deliveries=(yield from publish_in(event, fan_out)))
 
@@ -168,10 +169,10 @@ def webhooks_by_id(deliveries: Sequence[Delivery]) -> Flow[dict[str, Webhook]]:
     return {w.id: w for w in map(rows.webhook_from_row, found)}
 
 
-def purge(before: datetime, claims_before: datetime) -> Flow[Purged]:
+def purge(before: datetime, keys_before: datetime) -> Flow[Purged]:
     """Drop what retention no longer keeps, in one transaction."""
     events = yield from execute("purge_events", {"before": before})
-    claims = yield from execute("purge_claims", {"before": claims_before})
+    keys = yield from execute("purge_idempotency_keys", {"before": keys_before})
     inbound = yield from execute("purge_inbound_messages", {"before": before})
     gone = yield from fetch("purge_webhooks", {"before": before})
-    return Purged(events, claims, [row["vault_path"] for row in gone], inbound)
+    return Purged(events, keys, [row["vault_path"] for row in gone], inbound)

@@ -32,9 +32,9 @@ from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
 from hookwire.store.base import (
-    Claim,
     DeliveryQuery,
     EventQuery,
+    IdempotencyKey,
     InboundQuery,
     Job,
     QueueStats,
@@ -227,18 +227,18 @@ def key_scope(tenant_id: str, app_id: str | None) -> dict[str, Any]:
     return {"tenant_id": tenant_id, "app_id": TENANT_SCOPE if app_id is None else app_id}
 
 
-def claim_params(claim: Claim) -> dict[str, Any]:
-    row = {**_shallow(claim), **key_scope(claim.tenant_id, claim.app_id)}
-    row["warnings"] = list(claim.warnings)
+def idempotency_key_params(key: IdempotencyKey) -> dict[str, Any]:
+    row = {**_shallow(key), **key_scope(key.tenant_id, key.app_id)}
+    row["warnings"] = list(key.warnings)
     return row
 
 
-def claim_from_row(row: Mapping[str, Any]) -> Claim:
-    values = {f.name: row[f.name] for f in dataclasses.fields(Claim)}
+def idempotency_key_from_row(row: Mapping[str, Any]) -> IdempotencyKey:
+    values = {f.name: row[f.name] for f in dataclasses.fields(IdempotencyKey)}
     if values["app_id"] == TENANT_SCOPE:
         values["app_id"] = None
     values["warnings"] = tuple(values["warnings"])
-    return Claim(**values)
+    return IdempotencyKey(**values)
 
 
 def attempt_to_row(attempt: Attempt) -> dict[str, Any]:

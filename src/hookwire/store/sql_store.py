@@ -29,10 +29,10 @@ from hookwire.store import flows, rows
 from hookwire.store.base import (
     NO_TRANSITION,
     Announcer,
-    Claim,
     DeliveryQuery,
     EventQuery,
     FanOut,
+    IdempotencyKey,
     InboundQuery,
     Job,
     Published,
@@ -145,22 +145,24 @@ class SQLStore(ABC):
 
     # --- publishing --------------------------------------------------------------------------
 
-    async def publish(self, event: Event, fan_out: FanOut, claim: Claim | None) -> Published:
-        if claim is None:  # one statement writes: no transaction of its own (a round trip less)
+    async def publish(self, event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Published:
+        if key is None:  # one statement writes: no transaction of its own (a round trip less)
             deliveries = await self._autocommit(flows.publish_in(event, fan_out))
             published = Published(deliveries=deliveries)
         else:
-            published = await self._transaction(flows.publish, event, fan_out, claim)
+            published = await self._transaction(flows.publish, event, fan_out, key)
         if any(d.status == "pending" for d in published.deliveries or ()):
             self._poke()
         return published
 
-    async def get_claim(
+    async def get_idempotency_key(
         self, principal: Principal, key: str, fresh_after: datetime
-    ) -> Claim | None:
+    ) -> IdempotencyKey | None:
         params = {**rows.key_scope(principal.tenant_id, principal.app_id), "key": key}
         params["fresh_after"] = fresh_after
-        return await self._read(_first("get_claim", params, rows.claim_from_row))
+        return await self._read(
+            _first("get_idempotency_key", params, rows.idempotency_key_from_row)
+        )
 
     # --- reads of events, deliveries and attempts --------------------------------------------
 
@@ -286,8 +288,8 @@ class SQLStore(ABC):
 
     # --- operations --------------------------------------------------------------------------
 
-    async def purge(self, before: datetime, claims_before: datetime) -> Purged:
-        return await self._transaction(flows.purge, before, claims_before)
+    async def purge(self, before: datetime, keys_before: datetime) -> Purged:
+        return await self._transaction(flows.purge, before, keys_before)
 
     async def consistency(self, stale_before: datetime) -> dict[str, int]:
         found = await self._read(one("consistency", {"stale_before": stale_before}))

@@ -8,7 +8,8 @@ from datetime import timedelta
 import asyncpg
 
 from hookwire.catalog.builtin import load_builtin
-from hookwire.store.base import CLAIM_TTL, Store
+from hookwire.domain.event import IDEMPOTENCY_TTL
+from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.store.sqlite import SQLiteStore
 from hookwire.timeutil import utcnow
@@ -180,8 +181,8 @@ async def test_purge_drops_expired_keys_of_every_scope_and_keeps_fresh_ones(
     await _age_claims(store, timedelta(hours=25))
     fresh = await scopes[1].client.post(EVENTS, json=BODY, headers={"Idempotency-Key": "new"})
     now = utcnow()
-    purged = await store.purge(now - timedelta(days=30), now - CLAIM_TTL)
-    assert purged.claims == 3
+    purged = await store.purge(now - timedelta(days=30), now - IDEMPOTENCY_TTL)
+    assert purged.idempotency_keys == 3
     again = await scopes[1].client.post(EVENTS, json=BODY, headers={"Idempotency-Key": "new"})
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == fresh.json()

@@ -102,7 +102,7 @@ WHERE tenant_id = :tenant_id
        OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(event_types) AS p
                     WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')));
 
--- name: claim_key
+-- name: take_idempotency_key
 -- A key is the scope's own: (tenant, app), app_id '' for a token without one (migration 0007).
 INSERT INTO idempotency_keys (
     tenant_id, app_id, key, request_hash, event_id, warnings, created_at
@@ -113,7 +113,7 @@ ON CONFLICT (tenant_id, app_id, key) DO UPDATE SET
 WHERE idempotency_keys.created_at < :expired_before
 RETURNING event_id;
 
--- name: get_claim
+-- name: get_idempotency_key
 SELECT * FROM idempotency_keys
 WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
   AND created_at >= :fresh_after;
@@ -351,7 +351,7 @@ WHERE created_at < :before
       WHERE d.event_id = events.id AND d.status IN ('pending', 'in_flight', 'held')
   );
 
--- name: purge_claims
+-- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE created_at < :before;
 
 -- name: purge_webhooks
