@@ -18,6 +18,12 @@ from typing import Any
 from hookwire.devkeys import with_dev_keys
 from hookwire.domain.delivery import event_with_deliveries
 from hookwire.domain.principal import Principal
+from hookwire.domain.webhook_requests import (
+    expected_version,
+    read_draft,
+    read_patch,
+    read_rotation,
+)
 from hookwire.errors import PayloadTooLarge
 from hookwire.services.container import Services, open_services
 from hookwire.settings import Settings
@@ -105,7 +111,8 @@ class Client:
 
     async def create_webhook(self, **fields: Any) -> dict[str, Any]:
         """Create a webhook; the answer carries its ``secret`` this once."""
-        return (await self.services.webhooks.create(self.principal, fields)).to_public()
+        created = await self.services.webhooks.create(self.principal, read_draft(fields))
+        return created.to_public()
 
     async def get_webhook(self, webhook_id: str) -> dict[str, Any]:
         return (await self.services.webhooks.get(self.principal, webhook_id)).to_public()
@@ -117,7 +124,8 @@ class Client:
 
     async def update_webhook(self, webhook_id: str, version: int, **changes: Any) -> dict[str, Any]:
         """Change fields of a webhook at ``version`` (a stale version raises VersionConflict)."""
-        updated = await self.services.webhooks.update(self.principal, webhook_id, changes, version)
+        expected, patch = expected_version(changes, version), read_patch(changes)
+        updated = await self.services.webhooks.update(self.principal, webhook_id, patch, expected)
         return updated.to_public()
 
     async def delete_webhook(self, webhook_id: str) -> None:
@@ -130,7 +138,8 @@ class Client:
         return (await self.services.webhooks.resume(self.principal, webhook_id)).to_public()
 
     async def rotate_secret(self, webhook_id: str, **options: Any) -> dict[str, Any]:
-        rotated = await self.services.webhooks.rotate_secret(self.principal, webhook_id, options)
+        rotation = read_rotation(options)
+        rotated = await self.services.webhooks.rotate_secret(self.principal, webhook_id, rotation)
         return rotated.to_public()
 
     # --- inbound ------------------------------------------------------------------------------

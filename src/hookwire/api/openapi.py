@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hookwire.domain.webhook import CREATE_SCHEMA, PATCH_SCHEMA, WRITABLE_PROPERTIES
-from hookwire.services.webhooks import ROTATE_SCHEMA
+from hookwire.domain.webhook_requests import (
+    CREATE_SCHEMA,
+    PATCH_SCHEMA,
+    ROTATE_SCHEMA,
+    WRITABLE_PROPERTIES,
+)
 
 _TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}

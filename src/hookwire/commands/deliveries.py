@@ -20,6 +20,7 @@ from hookwire.commands.common import (
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import STATUSES
 from hookwire.domain.principal import Principal
+from hookwire.domain.webhook_requests import read_window
 from hookwire.services.container import Services
 from hookwire.store.base import DeliveryQuery
 from hookwire.timeutil import iso, parse_moment
@@ -153,7 +154,9 @@ def recover(
     async def run(services: Services) -> int:
         with progress() as bar:
             task = bar.add_task("recovering", total=None)
-            count = await services.webhooks.recover(Principal(tenant), webhook_id, window)
+            count = await services.webhooks.recover(
+                Principal(tenant), webhook_id, read_window(window)
+            )
             bar.update(task, total=count, completed=count)
         return count
 

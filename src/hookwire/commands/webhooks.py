@@ -19,6 +19,7 @@ from hookwire.commands.common import (
 )
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
+from hookwire.domain.webhook_requests import read_draft
 from hookwire.services.container import Services
 from hookwire.store.base import DeliveryQuery, WebhookQuery
 
@@ -99,8 +100,8 @@ def create(
     settings = load_settings(database_url=database_url)
 
     async def run(services: Services) -> dict[str, Any]:
-        created = await services.webhooks.create(Principal(tenant), body)
-        return {**created.webhook.to_public(), "secret": created.secret}
+        created = await services.webhooks.create(Principal(tenant), read_draft(body))
+        return created.to_public()
 
     shown = with_services(settings, run)
     if as_json:

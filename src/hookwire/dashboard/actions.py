@@ -25,10 +25,11 @@ from hookwire.dashboard.views import (
     session_of,
     shown,
 )
+from hookwire.domain.webhook import RecoverWindow, SecretRotation
+from hookwire.domain.webhook_requests import ROTATE_SCHEMA
 from hookwire.errors import AuthenticationFailed
-from hookwire.services.webhooks import ROTATE_SCHEMA
 from hookwire.settings import Settings
-from hookwire.timeutil import iso, utcnow
+from hookwire.timeutil import utcnow
 
 Action = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
 GRACE: Final[dict[str, int]] = ROTATE_SCHEMA["properties"]["grace_period_s"]  # the API's bounds
@@ -110,23 +111,25 @@ async def recover(request: Request, session: Session, form: dict[str, str]) -> R
     webhook_id, services, now = request.path_params["webhook_id"], services_of(request), utcnow()
     most = _most_hours(services.settings, now)
     hours = number(form.get("hours") or "24", "hours", minimum=1, maximum=most)
-    since = iso(now - timedelta(hours=hours))
-    count = await services.webhooks.recover(session.principal, webhook_id, {"since": since})
+    window = RecoverWindow(since=now - timedelta(hours=hours))
+    count = await services.webhooks.recover(session.principal, webhook_id, window)
     return _back(session, webhook_id, f"recovered {count} failed deliveries of the last {hours} h")
 
 
-def _grace(raw: str | None) -> dict[str, int]:
-    """The rotate body: a grace period within the API's bounds, or none (the service's)."""
+def _rotation(raw: str | None) -> SecretRotation:
+    """The rotation: a grace period within the API's bounds, or the default one."""
     if not raw:
-        return {}
+        return SecretRotation()
     low, high = GRACE["minimum"], GRACE["maximum"]
-    return {"grace_period_s": number(raw, "grace_period_s", minimum=low, maximum=high)}
+    return SecretRotation(number(raw, "grace_period_s", minimum=low, maximum=high))
 
 
 @posted
 async def rotate(request: Request, session: Session, form: dict[str, str]) -> Response:
-    webhook_id, body = request.path_params["webhook_id"], _grace(form.get("grace_period_s"))
-    rotated = await services_of(request).webhooks.rotate_secret(session.principal, webhook_id, body)
+    webhook_id, rotation = request.path_params["webhook_id"], _rotation(form.get("grace_period_s"))
+    rotated = await services_of(request).webhooks.rotate_secret(
+        session.principal, webhook_id, rotation
+    )
     return page(request, session, "secret.html", rotated=rotated)
 
 

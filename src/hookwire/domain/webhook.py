@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from hookwire.domain import patterns
 from hookwire.domain.principal import Principal
-from hookwire.domain.retry import SCHEMA as RETRY_SCHEMA
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.targets import target_problem
-from hookwire.domain.validation import schema_errors
 from hookwire.errors import FieldError, ValidationFailed
 from hookwire.signing import hmac_sha256, keys
 from hookwire.timeutil import iso
@@ -43,52 +40,7 @@ RESERVED_HEADERS: Final = frozenset(
     }
 )  # fmt: skip
 SCHEMA_VERSION: Final = 1
-_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$"
-_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-_OPTIONAL_TEXT: dict[str, Any] = {"type": ["string", "null"], "maxLength": 200}
-
-WRITABLE_PROPERTIES: Final[dict[str, Any]] = {
-    "name": _OPTIONAL_TEXT,
-    "direction": {"enum": ["outbound", "inbound"]},
-    "url": {"type": ["string", "null"]},
-    "event_types": {
-        "type": "array",
-        "maxItems": 100,
-        "uniqueItems": True,
-        "items": {"type": "string", "pattern": patterns.PATTERN_RE.pattern},
-    },
-    "signature_scheme": {"enum": list(keys.ALL_SCHEMES)},
-    "signature_options": hmac_sha256.OPTIONS_SCHEMA,
-    "headers": {
-        "type": "object",
-        "maxProperties": 50,
-        "propertyNames": {"pattern": _HEADER_NAME},
-        "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": "^[^\r\n\0]*$"},
-    },
-    "enabled": {"type": "boolean"},
-    "retry_policy": RETRY_SCHEMA,
-    "connector_id": _OPTIONAL_TEXT,
-    "tags": {
-        "type": "array",
-        "maxItems": 50,
-        "uniqueItems": True,
-        "items": {"type": "string", "minLength": 1, "maxLength": 100},
-    },
-    "application_id": {"type": ["string", "null"], "pattern": _UUID},
-    "source": {"type": "string", "minLength": 1, "maxLength": 100},
-    "source_type": {"enum": ["frontend", "backend", "server", "system", "api"]},
-    "envelope": {"enum": ["event", "workspace"]},
-}
-CREATE_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {**WRITABLE_PROPERTIES, "secret": {"type": "string", "maxLength": 512}},
-}
-PATCH_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {**WRITABLE_PROPERTIES, "version": {"type": "integer", "minimum": 1}},
-}
+DEFAULT_GRACE_S: Final = 86400  # how long a rotated secret still signs, unless asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,39 +135,60 @@ class Webhook:
         }
 
 
-def _require_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationFailed.at("", "the body must be a JSON object")
-    return body
+@dataclass(frozen=True, slots=True)
+class WebhookDraft:
+    """A new webhook as a person asks for it (shape-checked; :func:`check_draft` holds the
+    rules). Every field defaults to what the resource has when the request leaves it out."""
+
+    direction: Direction = "outbound"
+    url: str | None = None  # required outbound; the server's own for inbound
+    name: str | None = None
+    event_types: tuple[str, ...] = ()
+    signature_scheme: str = keys.STANDARD
+    signature_options: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    retry_policy: Mapping[str, Any] | None = None  # as written; what it leaves out: defaults
+    connector_id: str | None = None
+    tags: tuple[str, ...] = ()
+    application_id: str | None = None
+    source: str = "edm"
+    source_type: str = "api"
+    envelope: Envelope = "event"
+    secret: str | None = None  # None: generated
+
+    def rule_fields(self) -> dict[str, Any]:
+        """What the rules shared with a patch (:func:`_rule_errors`) read."""
+        return {
+            "signature_scheme": self.signature_scheme, "url": self.url, "headers": self.headers,
+            "signature_options": self.signature_options, "retry_policy": self.retry_policy,
+        }  # fmt: skip
 
 
-def _read_only_errors(body: Mapping[str, Any], allowed: frozenset[str]) -> list[FieldError]:
-    return [
-        FieldError(f"/{name}", "is read-only: the server sets it")
-        for name in body
-        if name in READ_ONLY_FIELDS and name not in allowed
-    ]
+@dataclass(frozen=True, slots=True)
+class WebhookPatch:
+    """A change to a webhook, as a JSON merge patch: the fields given, with their JSON values
+    (``null`` clears; a field left out stays). A mapping rather than a field per attribute:
+    "left out" and "null" must stay apart. Shape-checked; :func:`check_patch` holds the rules."""
+
+    fields: Mapping[str, Any]
 
 
-def _header_errors(headers: Mapping[str, str]) -> list[FieldError]:
-    return [
-        FieldError(f"/headers/{name}", "is set by hookwire and may not be overridden")
-        for name in headers
-        if name.lower() in RESERVED_HEADERS
-    ]
+@dataclass(frozen=True, slots=True)
+class SecretRotation:
+    """A new secret: the one given (else generated), the old one signing ``grace_period_s``
+    longer (0: not at all)."""
+
+    grace_period_s: int = DEFAULT_GRACE_S
+    secret: str | None = None
 
 
-def _check_shape(body: Any, schema: dict[str, Any], allowed_read_only: frozenset[str]) -> None:
-    document = _require_object(body)
-    errors = _read_only_errors(document, allowed_read_only)
-    rest = {
-        k: v for k, v in document.items() if k not in READ_ONLY_FIELDS or k in allowed_read_only
-    }
-    errors += schema_errors(schema, rest)
-    if isinstance(rest.get("headers"), dict):
-        errors += _header_errors(rest["headers"])
-    if errors:
-        raise ValidationFailed(errors)
+@dataclass(frozen=True, slots=True)
+class RecoverWindow:
+    """The failed deliveries to re-queue: created at or after ``since``, before ``until``."""
+
+    since: datetime
+    until: datetime | None = None
 
 
 def _rule_errors(fields: Mapping[str, Any], direction: str, default_pause: int) -> list[FieldError]:
@@ -246,34 +219,26 @@ def _rule_errors(fields: Mapping[str, Any], direction: str, default_pause: int) 
     return errors
 
 
-def check_create(body: Any, default_pause: int) -> dict[str, Any]:
-    """Validate a create body; return its fields. Raises ValidationFailed with every error."""
-    _check_shape(body, CREATE_SCHEMA, frozenset())
-    fields: dict[str, Any] = dict(body)
-    direction = fields.get("direction", "outbound")
-    errors = _rule_errors(fields, direction, default_pause)
-    if direction == "inbound" and fields.get("url"):
+def check_draft(draft: WebhookDraft, default_pause: int) -> None:
+    """The rules of a new webhook beyond its shape; ValidationFailed with every error."""
+    errors = _rule_errors(draft.rule_fields(), draft.direction, default_pause)
+    if draft.direction == "inbound" and draft.url:
         errors.append(FieldError("/url", "is set by the server for inbound webhooks"))
-    if direction == "inbound" and fields.get("signature_scheme") == keys.ED25519:
-        if "secret" not in fields:
+    if draft.direction == "inbound" and draft.signature_scheme == keys.ED25519:
+        if draft.secret is None:
             errors.append(FieldError("/secret", "is required: the sender's whpk_ public key"))
-    if "secret" in fields:
-        problem = keys.secret_problem(
-            fields.get("signature_scheme", keys.STANDARD),
-            fields["secret"],
-            inbound=direction == "inbound",
-        )
+    if draft.secret is not None:
+        inbound = draft.direction == "inbound"
+        problem = keys.secret_problem(draft.signature_scheme, draft.secret, inbound=inbound)
         if problem:
             errors.append(FieldError("/secret", problem))
     if errors:
         raise ValidationFailed(errors)
-    return fields
 
 
-def check_patch(body: Any, current: Webhook, default_pause: int) -> dict[str, Any]:
-    """Validate a PATCH body against the current webhook; return the fields that change."""
-    _check_shape(body, PATCH_SCHEMA, frozenset({"version"}))
-    changes = {k: v for k, v in body.items() if k != "version"}
+def check_patch(patch: WebhookPatch, current: Webhook, default_pause: int) -> None:
+    """The rules of a change to ``current`` beyond its shape; ValidationFailed otherwise."""
+    changes = patch.fields
     errors: list[FieldError] = []
     if changes.get("direction", current.direction) != current.direction:
         errors.append(FieldError("/direction", "cannot change; create another webhook"))
@@ -283,11 +248,10 @@ def check_patch(body: Any, current: Webhook, default_pause: int) -> dict[str, An
     errors += _rule_errors(merged, current.direction, default_pause)
     if errors:
         raise ValidationFailed(errors)
-    return changes
 
 
 def _typed(fields: Mapping[str, Any], default_pause: int) -> dict[str, Any]:
-    """Turn checked JSON fields into Webhook constructor arguments."""
+    """Turn a patch's JSON fields into Webhook constructor arguments."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "retry_policy":
@@ -296,13 +260,13 @@ def _typed(fields: Mapping[str, Any], default_pause: int) -> dict[str, Any]:
             out[name] = tuple(value)
         elif name in {"headers", "signature_options"}:
             out[name] = dict(value)
-        elif name != "secret":
+        else:
             out[name] = value
     return out
 
 
 def build(
-    fields: Mapping[str, Any],
+    draft: WebhookDraft,
     *,
     webhook_id: str,
     principal: Principal,
@@ -313,25 +277,23 @@ def build(
     base_url: str,
     default_pause: int,
 ) -> Webhook:
-    """The new webhook a checked create body describes."""
-    args = _typed(fields, default_pause)
-    args.setdefault("retry_policy", RetryPolicy(pause_after_failures=default_pause))
-    args.setdefault("direction", "outbound")
-    if args.get("direction") == "inbound":
-        args["url"] = f"{base_url}/api/v1/inbound/{webhook_id}"
+    """The new webhook a checked draft describes."""
+    written = draft.retry_policy
+    policy = RetryPolicy.from_json(written, default_pause) if written is not None else None
+    inbound = draft.direction == "inbound"
     return Webhook(
-        id=webhook_id,
-        tenant_id=principal.tenant_id,
-        app_id=principal.app_id,
-        created_by=principal.sub,
-        updated_by=principal.sub,
-        created_at=now,
-        updated_at=now,
-        vault_path=vault_path,
-        secret_fingerprint=secret_fingerprint,
-        public_key=public_key,
-        **args,
-    )
+        id=webhook_id, tenant_id=principal.tenant_id, app_id=principal.app_id,
+        created_by=principal.sub, updated_by=principal.sub, created_at=now, updated_at=now,
+        vault_path=vault_path, secret_fingerprint=secret_fingerprint, public_key=public_key,
+        direction=draft.direction,
+        url=f"{base_url}/api/v1/inbound/{webhook_id}" if inbound else draft.url or "",
+        name=draft.name, event_types=draft.event_types, signature_scheme=draft.signature_scheme,
+        signature_options=dict(draft.signature_options), headers=dict(draft.headers),
+        enabled=draft.enabled,
+        retry_policy=policy or RetryPolicy(pause_after_failures=default_pause),
+        connector_id=draft.connector_id, tags=draft.tags, application_id=draft.application_id,
+        source=draft.source, source_type=draft.source_type, envelope=draft.envelope,
+    )  # fmt: skip
 
 
 def _stamp(webhook: Webhook, principal: Principal, now: datetime, **changes: Any) -> Webhook:

@@ -22,13 +22,17 @@ from hookwire.domain import webhook as rules
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import checked
-from hookwire.domain.webhook import Webhook
+from hookwire.domain.webhook import (
+    RecoverWindow,
+    SecretRotation,
+    Webhook,
+    WebhookDraft,
+    WebhookPatch,
+)
 from hookwire.errors import (
     BackendUnavailable,
     Conflict,
     NotFound,
-    PreconditionRequired,
     ValidationFailed,
     VersionConflict,
 )
@@ -36,31 +40,14 @@ from hookwire.ids import new_id
 from hookwire.secrets import SecretStore
 from hookwire.secrets.cache import SecretCache
 from hookwire.services.announcements import announce
-from hookwire.services.paging import Page, paged
+from hookwire.services.paging import Page, check_window, paged
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
 from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQuery
-from hookwire.timeutil import iso, parse_iso, utcnow
+from hookwire.timeutil import iso, utcnow
 
 CAS_ATTEMPTS: Final = 5
 TEST_SLOT_WAIT_S: Final = 1.0  # a test send waits this long at most for a connection slot
-RECOVER_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["since"],
-    "properties": {
-        "since": {"type": "string", "format": "date-time"},
-        "until": {"type": "string", "format": "date-time"},
-    },
-}
-ROTATE_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "grace_period_s": {"type": "integer", "minimum": 0, "maximum": 30 * 86400},
-        "secret": {"type": "string", "maxLength": 512},
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +119,16 @@ class WebhookService:
 
     # --- writes ------------------------------------------------------------------------
 
-    async def create(self, principal: Principal, body: Any) -> WithSecret:
-        fields = rules.check_create(body, self.config.pause_after_failures)
-        direction = fields.get("direction", "outbound")
-        scheme = fields.get("signature_scheme", keys.STANDARD)
-        if direction == "outbound":
-            await self._check_url(fields["url"])
+    async def create(self, principal: Principal, draft: WebhookDraft) -> WithSecret:
+        rules.check_draft(draft, self.config.pause_after_failures)
+        scheme, inbound = draft.signature_scheme, draft.direction == "inbound"
+        if not inbound:
+            await self._check_url(draft.url or "")
         webhook_id = new_id("wh")
         path = secret_path(principal.tenant_id, webhook_id)
-        secret = fields.get("secret") or keys.generate_secret(scheme)
-        inbound = direction == "inbound"
+        secret = draft.secret or keys.generate_secret(scheme)
         webhook = rules.build(
-            fields,
+            draft,
             webhook_id=webhook_id,
             principal=principal,
             now=utcnow(),
@@ -163,15 +148,15 @@ class WebhookService:
         return WithSecret(webhook, secret)
 
     async def update(
-        self, principal: Principal, webhook_id: str, body: Any, if_match: int | None
+        self, principal: Principal, webhook_id: str, patch: WebhookPatch, expected_version: int
     ) -> Webhook:
-        expected = _expected_version(body, if_match)
+        """Apply ``patch`` if the webhook is still at ``expected_version`` (else 409)."""
         current = await self.get(principal, webhook_id)
-        if current.version != expected:
+        if current.version != expected_version:
             raise _stale(current)
-        changes = rules.check_patch(body, current, self.config.pause_after_failures)
+        rules.check_patch(patch, current, self.config.pause_after_failures)
         shown = current.to_public()
-        changes = {k: v for k, v in changes.items() if shown.get(k) != v}
+        changes = {k: v for k, v in patch.fields.items() if shown.get(k) != v}
         if not changes:
             return current
         if "url" in changes and not current.inbound:
@@ -215,16 +200,17 @@ class WebhookService:
             principal, webhook_id, rules.resumed, skip=_is_running, then=_resuming
         )
 
-    async def rotate_secret(self, principal: Principal, webhook_id: str, body: Any) -> WithSecret:
-        options = checked(ROTATE_SCHEMA, body or {})
+    async def rotate_secret(
+        self, principal: Principal, webhook_id: str, rotation: SecretRotation
+    ) -> WithSecret:
         current = await self.get(principal, webhook_id)
         inbound = current.inbound
-        secret = options.get("secret") or keys.generate_secret(current.signature_scheme)
+        secret = rotation.secret or keys.generate_secret(current.signature_scheme)
         problem = keys.secret_problem(current.signature_scheme, secret, inbound=inbound)
         if problem:
             raise ValidationFailed.at("/secret", problem)
         old_document = await self.secrets.get(current.vault_path) or {}
-        grace = options.get("grace_period_s", 86400)
+        grace = rotation.grace_period_s
         expires = iso(utcnow() + timedelta(seconds=grace)) if grace else None
         document = {"current": secret}
         if expires and "current" in old_document:
@@ -275,16 +261,11 @@ class WebhookService:
             "error": attempt.error,
         }
 
-    async def recover(self, principal: Principal, webhook_id: str, body: Any) -> int:
+    async def recover(self, principal: Principal, webhook_id: str, window: RecoverWindow) -> int:
         """Re-queue the webhook's failed deliveries created in the window; how many."""
-        window = checked(RECOVER_SCHEMA, body)
-        since, until = _moment(window, "since"), _moment(window, "until")
-        if since is None:
-            raise ValidationFailed.at("/since", "is required")
-        if until is not None and until <= since:
-            raise ValidationFailed.at("/until", "must be after since")
+        check_window(window.since, window.until)
         await self.get(principal, webhook_id)
-        return await self.store.recover(principal, webhook_id, since, until, utcnow())
+        return await self.store.recover(principal, webhook_id, window.since, window.until, utcnow())
 
     async def _current_secret(self, webhook: Webhook) -> str:
         document = await self.secrets.get(webhook.vault_path)
@@ -316,15 +297,6 @@ class WebhookService:
         raise _stale(await self.get(principal, webhook_id))
 
 
-def _moment(fields: dict[str, Any], name: str) -> datetime | None:
-    if name not in fields:
-        return None
-    try:
-        return parse_iso(fields[name])
-    except ValueError as exc:
-        raise ValidationFailed.at(f"/{name}", str(exc)) from exc
-
-
 def _id(webhook: Webhook) -> str:
     return webhook.id
 
@@ -351,17 +323,3 @@ def _stale(current: Webhook) -> VersionConflict:
         f"webhook {current.id} is at version {current.version}; re-read it and retry",
         current.version,
     )
-
-
-def _expected_version(body: Any, if_match: int | None) -> int:
-    in_body = body.get("version") if isinstance(body, dict) else None
-    if if_match is not None and isinstance(in_body, int) and in_body != if_match:
-        raise ValidationFailed.at("/version", "disagrees with the If-Match header")
-    expected = if_match if if_match is not None else in_body
-    if expected is None:
-        raise PreconditionRequired(
-            'PATCH needs an If-Match: "<version>" header or a version field in the body'
-        )
-    if not isinstance(expected, int) or isinstance(expected, bool):
-        raise ValidationFailed.at("/version", "must be an integer")
-    return expected

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hookwire.domain.principal import Principal
-from hookwire.domain.webhook import READ_ONLY_FIELDS
+from hookwire.domain.webhook import READ_ONLY_FIELDS, WebhookDraft
 from hookwire.services.container import Services
 from hookwire.services.webhooks import WebhookService
 from tests.conftest import WEBHOOKS, Api
@@ -126,7 +126,8 @@ async def test_addresses_in_legacy_numeric_forms_are_refused(api: Api, host: str
 async def test_private_targets_are_allowed_when_configured(services: Services) -> None:
     config = replace(services.webhooks.config, allow_private_targets=True)
     permissive = WebhookService(services.store, services.secrets, config)
-    created = await permissive.create(Principal("acme"), {"url": "http://127.0.0.1:9000/hook"})
+    draft = WebhookDraft(url="http://127.0.0.1:9000/hook")
+    created = await permissive.create(Principal("acme"), draft)
     assert created.webhook.url == "http://127.0.0.1:9000/hook"
 
 

@@ -10,8 +10,15 @@ from starlette.responses import Response
 from hookwire.api import openapi
 from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
 from hookwire.api.responses import JSON
+from hookwire.domain.webhook_requests import (
+    RECOVER_SCHEMA,
+    expected_version,
+    read_draft,
+    read_patch,
+    read_rotation,
+    read_window,
+)
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.services.webhooks import RECOVER_SCHEMA
 from hookwire.store.base import WebhookQuery
 
 PREFIX = "/api/v1/integration/webhooks"
@@ -26,7 +33,7 @@ router = APIRouter(prefix=PREFIX, tags=["webhooks"])
 )
 async def create_webhook(services: ServicesDep, principal: PrincipalDep, body: JsonBody) -> JSON:
     """Create a webhook; the answer carries its signing `secret`, this once."""
-    created = await services.webhooks.create(principal, body)
+    created = await services.webhooks.create(principal, read_draft(body))
     headers = {**etag(created.webhook.version), "Location": f"{PREFIX}/{created.webhook.id}"}
     return JSON(created.to_public(), status_code=201, headers=headers)
 
@@ -80,7 +87,9 @@ async def update_webhook(
     if_match: IfMatchDep,
 ) -> JSON:
     """Change fields (a merge); needs `If-Match: "<version>"`."""
-    updated = await services.webhooks.update(principal, webhook_id, body, if_match)
+    expected = expected_version(body, if_match)
+    patch = read_patch(body)
+    updated = await services.webhooks.update(principal, webhook_id, patch, expected)
     return JSON(updated.to_public(), headers=etag(updated.version))
 
 
@@ -102,7 +111,7 @@ async def rotate_secret(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
 ) -> JSON:
     """A new secret, shown once; the old one keeps working for `grace_period_s`."""
-    rotated = await services.webhooks.rotate_secret(principal, webhook_id, body)
+    rotated = await services.webhooks.rotate_secret(principal, webhook_id, read_rotation(body))
     return JSON(rotated.to_public(), headers=etag(rotated.webhook.version))
 
 
@@ -138,4 +147,5 @@ async def recover_webhook(
     services: ServicesDep, principal: PrincipalDep, webhook_id: str, body: JsonBody
 ) -> JSON:
     """Re-queue the webhook's failed deliveries of a time window."""
-    return JSON({"requeued": await services.webhooks.recover(principal, webhook_id, body)})
+    requeued = await services.webhooks.recover(principal, webhook_id, read_window(body))
+    return JSON({"requeued": requeued})
