@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from hookwire.domain import webhook
+from hookwire.store import rows
 from hookwire.store.migrations import migrations, pending
 from hookwire.store.queries import Query, load
 
@@ -123,3 +125,20 @@ def test_pending_skips_applied_migrations() -> None:
     assert [m.name for m in pending("sqlite", set())] == names
     assert pending("sqlite", set(names)) == []
     assert [m.name for m in pending("postgres", set(names[:1]))] == names[1:]
+
+
+def named_text(dialect: str, name: str) -> str:
+    """The statement with ``:name`` parameters, whatever the dialect."""
+    query = load(dialect)[name]
+    return NUMBERED.sub(lambda m: ":" + query.names[int(m.group(1)) - 1], query.text)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_persons_update_writes_exactly_the_columns_it_owns(dialect: str) -> None:
+    """``update_webhook`` copies every column of ``rows.UPDATED`` from its parameter of the
+    same name, and touches the engine's columns only through the pause transition."""
+    assignments = re.split(r"\bSET\b|\bWHERE\b", named_text(dialect, "update_webhook"))[1]
+    written = re.findall(r"(?:^|,)\s*(\w+) = (:?\w+)", assignments, re.M)
+    copied = {column for column, value in written if value == ":" + column}
+    assert copied == rows.UPDATED
+    assert {column for column, _ in written} - copied <= webhook.ENGINE_FIELDS

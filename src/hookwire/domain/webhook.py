@@ -22,15 +22,27 @@ from hookwire.timeutil import iso
 Direction = Literal["outbound", "inbound"]
 Envelope = Literal["event", "workspace"]
 
-READ_ONLY_FIELDS: Final = frozenset(
-    {
-        "id", "tenant_id", "app_id", "created_at", "updated_at", "created_by", "updated_by",
-        "is_deleted", "deleted_at", "deleted_by", "schema_version", "version", "vault_path",
-        "secret_fingerprint", "last_delivery_at", "last_delivery_status",
-        "consecutive_failures", "paused_at", "is_active", "public_key", "rejected_requests",
-        "last_rejected_at",
-    }
-)  # fmt: skip
+# A webhook's fields fall in three groups, and every list of them derives from these.
+FIXED_FIELDS: Final = frozenset({
+    "id", "tenant_id", "app_id", "direction", "vault_path", "created_at", "created_by",
+    "schema_version",
+})  # fmt: skip
+"""Set at create and never written again."""
+ENGINE_FIELDS: Final = frozenset({
+    "last_delivery_at", "last_delivery_status", "consecutive_failures", "paused_at",
+    "rejected_requests", "last_rejected_at",
+})  # fmt: skip
+"""The delivery engine's state: written by its own statements (a settled attempt, an automatic
+pause, a refused inbound request, and a pause or resume as a transition), never from the copy
+a person's update carries, which may be stale."""
+STAMPED_FIELDS: Final = frozenset({
+    "updated_at", "updated_by", "is_deleted", "deleted_at", "deleted_by", "version",
+    "secret_fingerprint", "public_key", "is_active",
+})  # fmt: skip
+"""Written with a person's update, but by hookwire (who, when, the secret's derived values),
+never taken from a request body (``is_active`` is derived and never stored)."""
+READ_ONLY_FIELDS: Final = (FIXED_FIELDS | ENGINE_FIELDS | STAMPED_FIELDS) - {"direction"}
+"""What a request body may not carry (``direction`` is fixed too, but chosen at create)."""
 RESERVED_HEADERS: Final = frozenset(
     {
         "content-type", "content-length", "host", "user-agent", "webhook-id",

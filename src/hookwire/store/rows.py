@@ -30,7 +30,7 @@ from hookwire.domain.event_type import EventType
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
-from hookwire.domain.webhook import Webhook
+from hookwire.domain.webhook import ENGINE_FIELDS, FIXED_FIELDS, Webhook
 from hookwire.store.base import (
     DeliveryQuery,
     EventQuery,
@@ -65,6 +65,7 @@ BOOL_COLUMNS: Final = frozenset(
 TENANT_SCOPE: Final = ""  # idempotency_keys.app_id of a token without app_id (no app has '')
 
 WEBHOOK_COLUMNS: Final = tuple(f.name for f in dataclasses.fields(Webhook))
+UPDATED: Final = frozenset(WEBHOOK_COLUMNS) - FIXED_FIELDS - ENGINE_FIELDS  # by update_webhook
 _EVENT_TYPE_COLUMNS: Final = (
     "tenant_id", "name", "version", "description", "schema", "example", "deprecated",
     "created_at", "updated_at",
@@ -253,14 +254,11 @@ def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
 
 
 def update_params(webhook: Webhook, expected_version: int, pause: str | None) -> dict[str, Any]:
-    """Parameters of ``update_webhook``: the person-owned columns and the pause transition."""
-    row = webhook_to_row(webhook)
-    for not_written in ("last_delivery_at", "last_delivery_status", "consecutive_failures",
-                        "paused_at", "direction", "vault_path", "created_at", "app_id",
-                        "created_by", "schema_version", "rejected_requests",
-                        "last_rejected_at"):  # fmt: skip
-        del row[not_written]
-    return {**row, "expected_version": expected_version, "pause": pause}
+    """Parameters of ``update_webhook``: every column but the fixed ones and the engine's
+    (``domain.webhook``), the row's key, and the pause transition."""
+    row = {name: value for name, value in webhook_to_row(webhook).items() if name in UPDATED}
+    return {**row, "id": webhook.id, "tenant_id": webhook.tenant_id,
+            "expected_version": expected_version, "pause": pause}  # fmt: skip
 
 
 RECONCILE: Final[dict[Waiting, str]] = {
