@@ -1,10 +1,14 @@
 """The Store port: every read and write hookwire makes, as use-case-sized async methods.
 
-Services are the only callers. Each adapter (``sqlite``, ``postgres``) passes the same contract
-suite in ``tests/integration/test_store_contract.py``. Rows are always scoped: a method that
-takes a :class:`Principal` sees only that tenant's rows, and only the rows of ``app_id`` when the
-principal has one. Adapters raise :class:`~hookwire.errors.StoreUnavailable` (with ``from``) when
-the database fails, never a driver exception.
+The port is seven roles (``Webhooks``, ``Catalog``, ``Events``, ``DeliveryLog``, ``Queue``,
+``Operations``, ``SecretBlobs``); ``Store`` is all of them, implemented once by
+:class:`~hookwire.store.sql_store.SQLStore` over an executor per dialect (docs/architecture.md).
+Services and the delivery engine are the only callers. Each adapter (``sqlite``, ``postgres``)
+passes the same contract suite in ``tests/integration/test_store_contract.py``. Rows are always
+scoped: a method that takes a :class:`Principal` sees only that tenant's rows, and only the rows
+of ``app_id`` when the principal has one. Adapters raise
+:class:`~hookwire.errors.StoreUnavailable` (with ``from``) when the database fails, never a
+driver exception.
 """
 
 from __future__ import annotations
@@ -183,24 +187,9 @@ class SecretBlobs(Protocol):
     async def delete_secret(self, path: str) -> None: ...
 
 
-class Store(SecretBlobs, Protocol):
-    """What hookwire keeps, and how it is read and changed."""
-
-    dialect: str
-
-    async def open(self) -> None:
-        """Connect (and, for SQLite, start the writer thread). Does not migrate."""
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> None:
-        """Raise StoreUnavailable unless the database answers."""
-
-    async def migrate(self, applied: Callable[[str], None] | None = None) -> list[str]:
-        """Apply pending migrations in order, in one transaction; return the names applied
-        now (``applied`` is told each name as it is done, for a progress bar). Safe to race."""
-
-    async def applied_migrations(self) -> list[str]: ...
+class Webhooks(Protocol):
+    """The webhook registry. ``inbound_webhook`` and ``note_rejected`` serve the inbound
+    service, whose caller is a third party."""
 
     async def insert_webhook(self, webhook: Webhook) -> None: ...
 
@@ -218,7 +207,17 @@ class Store(SecretBlobs, Protocol):
         ``expected_version``, with the ``transition``; the stored row, or None when the
         version moved on (or the row is gone). The delivery engine's columns are not written."""
 
-    # --- event types (tenants' own; built-ins live in the package) ----------------------
+    async def inbound_webhook(self, webhook_id: str) -> Webhook | None:
+        """The inbound, enabled, not deleted webhook with this id, whatever its tenant: the
+        caller is a third party, and the signature checked afterwards is its credential."""
+
+    async def note_rejected(self, webhook_id: str, at: datetime) -> None:
+        """Count one refused request on the webhook (``rejected_requests``, ``last_rejected_at``);
+        a column of its own, never written by a person's update."""
+
+
+class Catalog(Protocol):
+    """Tenants' own event types (built-ins live in the package)."""
 
     async def insert_event_type(self, event_type: EventType) -> bool:
         """Add a version; False when (tenant, name, version) exists already."""
@@ -236,7 +235,9 @@ class Store(SecretBlobs, Protocol):
     async def update_event_type(self, event_type: EventType) -> bool:
         """Rewrite description, example, deprecated and updated_at of one stored version."""
 
-    # --- publishing -------------------------------------------------------------------
+
+class Events(Protocol):
+    """Publishing and receiving, each in one transaction with its fan-out, and reading back."""
 
     async def publish(self, event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Published:
         """In ONE transaction: take ``key`` (unless a fresh record holds it: then write
@@ -250,11 +251,29 @@ class Store(SecretBlobs, Protocol):
         """The record of ``key`` in the principal's scope (tenant and app) made after
         ``fresh_after``, if any."""
 
-    # --- reads of events and deliveries -----------------------------------------------
-
     async def get_event(self, principal: Principal, event_id: str) -> Event | None: ...
 
     async def list_events(self, principal: Principal, query: EventQuery) -> list[Event]: ...
+
+    async def receive(
+        self, message: InboundMessage, event: Event | None, fan_out: FanOut
+    ) -> Received:
+        """In ONE transaction: store ``message`` unless its webhook has one with the same
+        dedupe key (then write nothing and answer ``duplicate``, also under concurrent
+        duplicates), and publish ``event`` (when there is one) as ``publish`` does."""
+
+    async def get_inbound_message(
+        self, principal: Principal, message_id: str
+    ) -> InboundMessage | None: ...
+
+    async def list_inbound_messages(
+        self, principal: Principal, query: InboundQuery
+    ) -> list[InboundMessage]:
+        """Without their bodies (``body`` is None), newest first."""
+
+
+class DeliveryLog(Protocol):
+    """Deliveries and their attempts as people read them, and the manual actions on them."""
 
     async def get_delivery(self, principal: Principal, delivery_id: str) -> Delivery | None: ...
 
@@ -281,33 +300,22 @@ class Store(SecretBlobs, Protocol):
         """Attempts of the tenant (of one webhook when given), oldest first: those after
         ``after_id``, or the newest ``limit`` when it is None (``deliveries tail``)."""
 
-    # --- inbound webhooks ---------------------------------------------------------------
+    async def requeue(
+        self, principal: Principal, delivery_id: str, now: datetime
+    ) -> Delivery | None:
+        """Make a delivery due now, unless it is in flight (a manual retry); None when it is
+        not the principal's or is in flight."""
 
-    async def inbound_webhook(self, webhook_id: str) -> Webhook | None:
-        """The inbound, enabled, not deleted webhook with this id, whatever its tenant: the
-        caller is a third party, and the signature checked afterwards is its credential."""
+    async def recover(
+        self, principal: Principal, webhook_id: str, since: datetime, until: datetime | None,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        """Re-queue the webhook's failed deliveries created in [since, until), with a fresh
+        attempt budget; how many."""
 
-    async def note_rejected(self, webhook_id: str, at: datetime) -> None:
-        """Count one refused request on the webhook (``rejected_requests``, ``last_rejected_at``);
-        a column of its own, never written by a person's update."""
 
-    async def receive(
-        self, message: InboundMessage, event: Event | None, fan_out: FanOut
-    ) -> Received:
-        """In ONE transaction: store ``message`` unless its webhook has one with the same
-        dedupe key (then write nothing and answer ``duplicate``, also under concurrent
-        duplicates), and publish ``event`` (when there is one) as ``publish`` does."""
-
-    async def get_inbound_message(
-        self, principal: Principal, message_id: str
-    ) -> InboundMessage | None: ...
-
-    async def list_inbound_messages(
-        self, principal: Principal, query: InboundQuery
-    ) -> list[InboundMessage]:
-        """Without their bodies (``body`` is None), newest first."""
-
-    # --- the delivery engine -----------------------------------------------------------
+class Queue(Protocol):
+    """The delivery engine's port: lease, settle, give back, and wait."""
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
         """Lease up to ``limit`` due deliveries (pending and due, or in flight with an expired
@@ -329,17 +337,28 @@ class Store(SecretBlobs, Protocol):
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery is due (the worker sleeps until then)."""
 
-    async def requeue(
-        self, principal: Principal, delivery_id: str, now: datetime
-    ) -> Delivery | None:
-        """Make a delivery due now, whatever its state (a manual retry)."""
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when deliveries may have become due (or after ``timeout`` seconds)."""
 
-    async def recover(
-        self, principal: Principal, webhook_id: str, since: datetime, until: datetime | None,
-        now: datetime,
-    ) -> int:  # fmt: skip
-        """Re-queue the webhook's failed deliveries created in [since, until), with a fresh
-        attempt budget; how many."""
+
+class Operations(Protocol):
+    """Running the database: connect, migrate, retention, and what doctor and /metrics read."""
+
+    dialect: str
+
+    async def open(self) -> None:
+        """Connect (and, for SQLite, start the writer thread). Does not migrate."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+
+    async def migrate(self, applied: Callable[[str], None] | None = None) -> list[str]:
+        """Apply pending migrations in order, in one transaction; return the names applied
+        now (``applied`` is told each name as it is done, for a progress bar). Safe to race."""
+
+    async def applied_migrations(self) -> list[str]: ...
 
     async def purge(self, before: datetime, keys_before: datetime) -> Purged:
         """Drop finished events (with deliveries and attempts), inbound messages and deleted
@@ -355,5 +374,8 @@ class Store(SecretBlobs, Protocol):
     async def queue_stats(self, now: datetime) -> QueueStats:
         """Counts of the delivery queue (from partial indexes only) and paused webhooks."""
 
-    async def wait_for_work(self, timeout: float) -> None:
-        """Return when deliveries may have become due (or after ``timeout`` seconds)."""
+
+class Store(Webhooks, Catalog, Events, DeliveryLog, Queue, Operations, SecretBlobs, Protocol):
+    """What hookwire keeps, and how it is read and changed: every role above, which one
+    adapter (``SQLStore`` over SQLite or PostgreSQL) implements. A consumer that needs one role
+    takes that role."""
