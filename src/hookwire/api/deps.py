@@ -14,10 +14,10 @@ import orjson
 from fastapi import Depends, Header, Request
 from pydantic import BeforeValidator
 
-from hookwire.domain.digits import ascii_int
 from hookwire.domain.principal import Principal
 from hookwire.domain.validation import nul_path
-from hookwire.errors import AuthenticationFailed, BadRequest, PayloadTooLarge, ValidationFailed
+from hookwire.errors import AuthenticationFailed, BadRequest, ValidationFailed
+from hookwire.http import read_body
 from hookwire.services.container import Services
 from hookwire.timeutil import parse_moment
 
@@ -42,20 +42,6 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes before reading them all."""
-    declared = ascii_int(request.headers.get("content-length"))
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def get_json_body(request: Request, services: ServicesDep) -> Any:

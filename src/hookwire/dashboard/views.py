@@ -17,12 +17,12 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from hookwire.api.deps import read_body
 from hookwire.dashboard import charts
 from hookwire.dashboard import session as sessions
 from hookwire.dashboard.session import Session
 from hookwire.domain.digits import ascii_int
 from hookwire.errors import HookwireError, ValidationFailed
+from hookwire.http import read_body
 from hookwire.services.container import Services
 from hookwire.timeutil import iso, utcnow
 

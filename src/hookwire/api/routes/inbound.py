@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from hookwire.api import openapi
-from hookwire.api.deps import Moment, PrincipalDep, ServicesDep, read_body
+from hookwire.api.deps import Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
+from hookwire.http import read_body
 from hookwire.services.paging import MAX_LIMIT
 from hookwire.store.base import InboundQuery
 
