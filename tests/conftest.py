@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hookwire.api import create_app
+from hookwire.delivery.courier import Courier
 from hookwire.delivery.sender import Sender
+from hookwire.runtime import Runtime, create_app
 from hookwire.secrets.local import LocalSecretStore
 from hookwire.services.container import Services, assemble
 from hookwire.settings import Settings
@@ -103,13 +104,22 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings, store: Store) -> AsyncIterator[Services]:
-    """Services over the migrated ``store`` with the local (encrypted) secret backend."""
-    assembled = assemble(settings, store, LocalSecretStore(store, settings.master_key or ""))
-    await assembled.sender.open()
-    yield assembled
-    await assembled.sender.close()
+async def runtime(settings: Settings, store: Store) -> AsyncIterator[Runtime]:
+    """Services over the migrated ``store`` with the local (encrypted) secret backend, and the
+    engine's sender behind their courier, as a process that sends has them (hookwire.runtime):
+    ``run_engine(runtime, ...)`` runs the engine over them."""
+    sender = Sender(allow_private=settings.allow_private_targets)
+    await sender.open()
+    secrets = LocalSecretStore(store, settings.master_key or "")
+    assembled = assemble(settings, store, secrets, courier=Courier(sender))
+    yield Runtime(assembled, sender)
+    await sender.close()
     await assembled.sandbox.close()
+
+
+@pytest.fixture
+def services(runtime: Runtime) -> Services:
+    return runtime.services
 
 
 @pytest.fixture

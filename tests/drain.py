@@ -6,6 +6,7 @@ import asyncio
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
+from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 
 
@@ -15,9 +16,8 @@ async def drain(services: Services, *, allow_private: bool = True) -> None:
     sender = Sender(allow_private=allow_private)
     await sender.open()
     try:
-        worker = Worker(
-            services.store, services.secrets, sender, WorkerConfig(poll_interval_s=0.05)
-        )
+        config = WorkerConfig(poll_interval_s=0.05)
+        worker = Worker(services.store, services.secrets, sender, config, announcer=paused)
         await asyncio.wait_for(worker.run(burst=True), timeout=60)
     finally:
         await sender.close()

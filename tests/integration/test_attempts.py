@@ -21,6 +21,7 @@ from aiohttp import web
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.principal import Principal
+from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from tests import receivers
@@ -46,7 +47,8 @@ async def narrow_sender() -> AsyncIterator[Sender]:
 
 def worker(services: Services, sender: Sender, **config: Any) -> Worker:
     config.setdefault("poll_interval_s", 0.05)
-    return Worker(services.store, services.secrets, sender, WorkerConfig(**config))
+    config_ = WorkerConfig(**config)
+    return Worker(services.store, services.secrets, sender, config_, announcer=paused)
 
 
 async def drain(services: Services, sender: Sender, **config: Any) -> Worker:

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hookwire.api import create_app
 from hookwire.dashboard.session import COOKIE, csrf_of
 from hookwire.domain.delivery import Candidate, Delivery, fan_out
 from hookwire.domain.event import Event
 from hookwire.ids import new_id
+from hookwire.runtime import create_app
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from hookwire.timeutil import utcnow

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from hookwire.delivery.runner import run_engine
 from hookwire.delivery.worker import WorkerConfig
+from hookwire.runtime import Runtime, run_engine
 from hookwire.services.container import Services
 from hookwire.services.doctor import CHECKS, examine
 from hookwire.settings import Settings
@@ -57,14 +57,14 @@ async def deliveries(api: Api, webhook_id: str, status: str) -> list[str]:
 
 
 async def test_a_store_after_real_work_is_healthy_and_each_fault_is_counted(
-    api: Api, services: Services, settings: Settings
+    api: Api, services: Services, runtime: Runtime, settings: Settings
 ) -> None:
     async with receivers.receiver() as target:
         served = await api.create(url=target.url)
         for _ in range(6):
             assert (await api.client.post("/api/v1/events", json=EVENT)).status_code == 202
         config = WorkerConfig(poll_interval_s=0.05)
-        await run_engine(services, stop=asyncio.Event(), burst=True, config=config)
+        await run_engine(runtime, stop=asyncio.Event(), burst=True, config=config)
     waiting = await api.create(url="https://receiver.example.com/later")  # never sent: no worker
     for _ in range(3):
         assert (await api.client.post("/api/v1/events", json=EVENT)).status_code == 202

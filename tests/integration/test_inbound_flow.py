@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
+from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from hookwire.signing.keys import public_key
@@ -82,9 +83,8 @@ async def test_what_arrives_is_delivered_signed_to_an_outbound_subscriber(
         now = int(services.inbound.clock().timestamp())
         accepted = await post(api, hook_id, body, vendor.headers(body, ts=now, delivery_id="d-42"))
         assert accepted.status_code == 202, accepted.text
-        worker = Worker(
-            services.store, services.secrets, sender, WorkerConfig(poll_interval_s=0.05)
-        )
+        config = WorkerConfig(poll_interval_s=0.05)
+        worker = Worker(services.store, services.secrets, sender, config, announcer=paused)
         await asyncio.wait_for(worker.run(burst=True), timeout=60)
     [request] = target.received
     StandardWebhook(subscriber["secret"]).verify(request.body, request.headers)

@@ -24,8 +24,8 @@ import hvac
 import pytest
 from hvac.exceptions import InvalidPath
 
-from hookwire.api import create_app
 from hookwire.errors import SecretBackendUnavailable
+from hookwire.runtime import create_app
 from hookwire.secrets import SecretDocument, SecretStore
 from hookwire.secrets.vault import VaultSecretStore
 from hookwire.services.container import open_services

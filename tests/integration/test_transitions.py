@@ -21,6 +21,7 @@ from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.delivery import fan_out
 from hookwire.domain.event import Event
 from hookwire.ids import new_id
+from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from hookwire.store.postgres import PostgresStore
@@ -39,7 +40,7 @@ def settings(settings: Settings) -> Settings:
 
 async def drain(services: Services, sender: Sender) -> None:
     config = WorkerConfig(poll_interval_s=0.05, shutdown_grace_s=5)
-    worker = Worker(services.store, services.secrets, sender, config)
+    worker = Worker(services.store, services.secrets, sender, config, announcer=paused)
     await asyncio.wait_for(worker.run(burst=True), timeout=60)
 
 

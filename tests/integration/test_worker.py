@@ -16,6 +16,7 @@ from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.attempt import MAX_LOGGED_HEADERS, MAX_LOGGED_VALUE
 from hookwire.domain.principal import Principal
+from hookwire.services import announcements
 from hookwire.services.container import Services
 from hookwire.services.doctor import examine
 from hookwire.settings import Settings
@@ -43,6 +44,7 @@ WorkerFactory = Callable[..., Worker]
 def make_worker(services: Services, sender: Sender) -> WorkerFactory:
     def make(**options: Any) -> Worker:
         config = WorkerConfig(poll_interval_s=0.05, shutdown_grace_s=5)
+        options.setdefault("announcer", announcements.paused)
         return Worker(
             services.store, services.secrets, options.pop("sender", sender), config, **options
         )
@@ -414,7 +416,7 @@ async def test_two_workers_settle_a_fan_out_without_deadlocks(
                 await publish(api)
             config = WorkerConfig(batch_size=40, poll_interval_s=0.05, shutdown_grace_s=5)
             workers = [
-                Worker(store, services.secrets, sender, config)
+                Worker(store, services.secrets, sender, config, announcer=announcements.paused)
                 for store in (services.store, second)
             ]
             async with asyncio.timeout(60):

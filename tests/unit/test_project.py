@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from hookwire.api import create_app
 from hookwire.api.reference import markdown
+from hookwire.runtime import create_app
 from hookwire.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from hookwire import tokens
-from hookwire.api import create_app
+from hookwire.api import create_api
 from hookwire.api.reference import markdown
 from hookwire.commands.common import (
     DatabaseOpt,
@@ -130,7 +130,7 @@ def openapi(
     ] = False,
 ) -> None:
     """Print the API's OpenAPI document (JSON), or the Markdown reference made from it."""
-    spec = create_app(Settings()).openapi()
+    spec = create_api().openapi()
     if as_markdown:
         print(markdown(spec), end="")
     else:

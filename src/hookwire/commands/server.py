@@ -12,7 +12,6 @@ import typer
 import uvicorn
 
 from hookwire import exporter, tokens
-from hookwire.api import create_app
 from hookwire.commands.common import (
     DatabaseOpt,
     HostOpt,
@@ -21,8 +20,7 @@ from hookwire.commands.common import (
     out,
     require_schema,
 )
-from hookwire.delivery.runner import run_engine
-from hookwire.services.container import open_services
+from hookwire.runtime import Runtime, create_app, run_engine
 from hookwire.settings import Settings
 from hookwire.version import VERSION
 
@@ -67,7 +65,8 @@ def api(database_url: DatabaseOpt = None, host: HostOpt = None, port: PortOpt = 
 
 
 async def _work(settings: Settings, burst: bool) -> None:
-    services = await open_services(settings)
+    runtime = await Runtime.open(settings)
+    services = runtime.services
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -80,9 +79,9 @@ async def _work(settings: Settings, burst: bool) -> None:
                         services.metrics, services.store, settings.host, settings.metrics_port
                     )
                 )
-            stats = await run_engine(services, stop, burst=burst)
+            stats = await run_engine(runtime, stop, burst=burst)
     finally:
-        await services.close()
+        await runtime.close()
     out.print(
         f"claimed {stats.claimed}, succeeded {stats.succeeded}, failed attempts {stats.failed}"
     )

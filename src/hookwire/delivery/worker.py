@@ -30,10 +30,9 @@ from hookwire.ids import new_id
 from hookwire.metrics import Metrics
 from hookwire.secrets import SecretStore
 from hookwire.secrets.cache import SecretCache
-from hookwire.services import announcements
 from hookwire.signing.base import Message
 from hookwire.signing.registry import get_scheme
-from hookwire.store.base import Job, Settlement, Store
+from hookwire.store.base import Announcer, Job, Settlement, Store
 from hookwire.timeutil import utcnow
 from hookwire.version import VERSION
 
@@ -148,12 +147,14 @@ class Worker:
         sender: Sender,
         config: WorkerConfig | None = None,
         *,
+        announcer: Announcer,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
+        self.announcer = announcer  # the event a pause it causes publishes (services')
         self.config = config or WorkerConfig()
         self.clock = clock
         self.rng = rng or random.Random()
@@ -282,7 +283,7 @@ class Worker:
         store refuses cannot lose the others (their leases would expire and they would be
         sent again, unrecorded)."""
         try:
-            await self.store.settle(batch, announcements.paused, now)
+            await self.store.settle(batch, self.announcer, now)
             return
         except Exception as exc:
             if len(batch) == 1:

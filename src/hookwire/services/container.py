@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from hookwire.delivery.sender import Sender
 from hookwire.metrics import Metrics
 from hookwire.sandbox import Sandbox
 from hookwire.secrets import SecretStore, open_secret_store
@@ -14,6 +13,7 @@ from hookwire.services.deliveries import DeliveryService
 from hookwire.services.event_types import EventTypeService
 from hookwire.services.events import EventService
 from hookwire.services.inbound import InboundService
+from hookwire.services.ports import Courier
 from hookwire.services.webhooks import WebhookConfig, WebhookService
 from hookwire.settings import Settings
 from hookwire.store import Store, open_store
@@ -31,12 +31,11 @@ class Services:
     events: EventService
     deliveries: DeliveryService
     inbound: InboundService
-    sender: Sender
     metrics: Metrics
     sandbox: Sandbox
 
     async def close(self) -> None:
-        await self.sender.close()
+        """Close what :func:`open_services` opened (a courier's sender is its opener's)."""
         await self.sandbox.close()
         with contextlib.suppress(Exception):
             await self.secrets.close()
@@ -52,13 +51,17 @@ def webhook_config(settings: Settings) -> WebhookConfig:
 
 
 def assemble(
-    settings: Settings, store: Store, secrets: SecretStore, sandbox: Sandbox | None = None
+    settings: Settings,
+    store: Store,
+    secrets: SecretStore,
+    sandbox: Sandbox | None = None,
+    courier: Courier | None = None,
 ) -> Services:
-    """Services over an open store and secret store (the sender is opened by ``open``); the
-    schema sandbox starts its children when first asked."""
+    """Services over an open store and secret store; the schema sandbox starts its children
+    when first asked. ``courier``: the engine's one-off send (webhook tests), when this
+    process sends (see :mod:`hookwire.runtime`)."""
     sandbox = sandbox or Sandbox()
     event_types = EventTypeService(store, sandbox)
-    sender = Sender(allow_private=settings.allow_private_targets)
     metrics = Metrics()
     inbound = InboundService(
         store, SecretCache(secrets), metrics, max_body_bytes=settings.max_payload_bytes
@@ -68,27 +71,26 @@ def assemble(
         store=store,
         secrets=secrets,
         tokens=TokenVerifier(settings),
-        webhooks=WebhookService(store, secrets, webhook_config(settings), sender=sender),
+        webhooks=WebhookService(store, secrets, webhook_config(settings), courier=courier),
         event_types=event_types,
         events=EventService(store, event_types, metrics),
         deliveries=DeliveryService(store),
         inbound=inbound,
-        sender=sender,
         metrics=metrics,
         sandbox=sandbox,
     )
 
 
-async def open_services(settings: Settings, *, migrate: bool = False) -> Services:
+async def open_services(
+    settings: Settings, *, migrate: bool = False, courier: Courier | None = None
+) -> Services:
     """Open the store (migrating it when asked) and the secret store."""
     store = open_store(settings.database_url)
     await store.open()
     try:
         if migrate:
             await store.migrate()
-        services = assemble(settings, store, open_secret_store(settings, store))
-        await services.sender.open()
-        return services
+        return assemble(settings, store, open_secret_store(settings, store), courier=courier)
     except BaseException:
         await store.close()
         raise

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from hookwire.delivery.sender import Sender
-from hookwire.delivery.slots import NotStarted
-from hookwire.delivery.worker import send_once
 from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
 from hookwire.domain.delivery import Delivery
@@ -41,6 +38,7 @@ from hookwire.secrets import SecretStore
 from hookwire.secrets.cache import SecretCache
 from hookwire.services.announcements import announce
 from hookwire.services.paging import Page, check_window, paged
+from hookwire.services.ports import Courier, NotSent
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
 from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQuery
@@ -89,13 +87,13 @@ class WebhookService:
         secrets: SecretStore,
         config: WebhookConfig,
         resolver: Resolver = resolve,
-        sender: Sender | None = None,
+        courier: Courier | None = None,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.config = config
         self.resolver = resolver
-        self.sender = sender
+        self.courier = courier  # the engine's, in processes that send (serve, api)
 
     async def _check_url(self, url: str) -> None:
         await check_target(
@@ -236,7 +234,7 @@ class WebhookService:
         webhook = await self.get(principal, webhook_id)
         if webhook.inbound:
             raise Conflict("only outbound webhooks send requests; this one is inbound")
-        if self.sender is None:
+        if self.courier is None:
             raise BackendUnavailable("this process has no sender")
         now = utcnow()
         event = Event(new_id("evt"), webhook.tenant_id, "webhook_test", 1, {"test": True}, now)
@@ -248,10 +246,10 @@ class WebhookService:
         job = Job(delivery, webhook)
         try:
             start_by = time.monotonic() + TEST_SLOT_WAIT_S
-            attempt, outcome = await send_once(
-                self.sender, SecretCache(self.secrets), job, now, start_by
+            attempt, outcome = await self.courier.send_now(
+                job, SecretCache(self.secrets), now, start_by
             )
-        except NotStarted as exc:
+        except NotSent as exc:
             raise BackendUnavailable(f"the test was not sent: {exc}") from exc
         return {
             "success": outcome.succeeded,

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from hookwire.api import create_app
-from hookwire.settings import Settings
+from hookwire.api import create_api
 from tests.conftest import WEBHOOKS, Api
 from tests.vendors import VENDORS
 
@@ -20,7 +19,7 @@ TENANT_WIDE = "/api/v1/event-types"  # types belong to the tenant, not to an app
 
 
 def operations() -> list[tuple[str, str]]:
-    spec = create_app(Settings()).openapi()
+    spec = create_api().openapi()
     return [
         (method, path)
         for path, item in spec["paths"].items()

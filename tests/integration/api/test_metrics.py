@@ -9,10 +9,9 @@ import re
 import pytest
 
 from hookwire.catalog.builtin import load_builtin
-from hookwire.delivery.runner import run_engine
 from hookwire.delivery.worker import WorkerConfig
 from hookwire.metrics import status_class
-from hookwire.services.container import Services
+from hookwire.runtime import Runtime, run_engine
 from hookwire.settings import Settings
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
@@ -41,7 +40,7 @@ async def scrape(api: Api) -> dict[str, float]:
     return samples
 
 
-async def test_publishes_and_attempts_are_counted(api: Api, services: Services) -> None:
+async def test_publishes_and_attempts_are_counted(api: Api, runtime: Runtime) -> None:
     async with receivers.receiver() as target:
         target.statuses = [503]
         policy = {"initialDelayMs": 0, "maxAttempts": 3}
@@ -49,7 +48,7 @@ async def test_publishes_and_attempts_are_counted(api: Api, services: Services) 
         for _ in range(2):
             assert (await api.client.post(EVENTS, json=TEST_EVENT)).status_code == 202
         config = WorkerConfig(poll_interval_s=0.05)
-        await asyncio.wait_for(run_engine(services, asyncio.Event(), burst=True, config=config), 30)
+        await asyncio.wait_for(run_engine(runtime, asyncio.Event(), burst=True, config=config), 30)
     samples = await scrape(api)
     assert samples['hookwire_events_published_total{type="webhook_test"}'] == 2
     assert samples['hookwire_delivery_attempts_total{outcome="retry",status="5xx"}'] == 1

@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
-from hookwire.delivery.runner import run_engine
 from hookwire.delivery.worker import WorkerConfig
+from hookwire.runtime import Runtime, run_engine
 from hookwire.services.container import Services
 from hookwire.settings import Settings
 from hookwire.store.base import Store
@@ -129,7 +129,7 @@ async def test_a_create_that_fails_in_the_database_leaves_no_secret(api: Api, st
 
 
 async def test_after_real_traffic_no_answer_page_metric_or_log_holds_a_secret(
-    api: Api, services: Services, caplog: pytest.LogCaptureFixture
+    api: Api, services: Services, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     github = VENDORS["github"]
@@ -138,7 +138,7 @@ async def test_after_real_traffic_no_answer_page_metric_or_log_holds_a_secret(
         inbound = (await api.client.post(WEBHOOKS, json=github.create_body())).json()
         published = {"type": "webhook_test", "data": {"test": True}}
         event = (await api.client.post("/api/v1/events", json=published)).json()
-        await run_engine(services, asyncio.Event(), burst=True,
+        await run_engine(runtime, asyncio.Event(), burst=True,
                          config=WorkerConfig(poll_interval_s=0.05))  # fmt: skip
         body = b'{"zen": "keep it logically awesome"}'
         signed = github.headers(body, ts=int(time.time()), delivery_id="d-1")
