@@ -17,6 +17,7 @@ from typing import Any
 
 from hookwire.devkeys import with_dev_keys
 from hookwire.domain.delivery import event_with_deliveries
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook_requests import (
     expected_version,
@@ -27,7 +28,6 @@ from hookwire.domain.webhook_requests import (
 from hookwire.errors import PayloadTooLarge
 from hookwire.services.container import Services, open_services
 from hookwire.settings import Settings
-from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 
 
 class Client:

@@ -11,10 +11,11 @@ import pytest
 
 from hookwire.domain.delivery import Candidate, Delivery, fan_out
 from hookwire.domain.event import Event
+from hookwire.domain.filters import DeliveryQuery, WebhookQuery
 from hookwire.domain.retry import RetryPolicy
 from hookwire.errors import StoreUnavailable
 from hookwire.ids import new_id
-from hookwire.store.base import DeliveryQuery, Store, WebhookQuery
+from hookwire.store.base import Store
 from hookwire.store.migrations import migrations
 from tests import factories
 

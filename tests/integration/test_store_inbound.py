@@ -11,12 +11,13 @@ import pytest
 
 from hookwire.domain.delivery import Candidate, Delivery, fan_out
 from hookwire.domain.event import Event
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.errors import StoreUnavailable
 from hookwire.ids import new_id
-from hookwire.store.base import DeliveryQuery, EventQuery, FanOut, InboundQuery, Store
+from hookwire.store.base import FanOut, Store
 from tests import factories
 
 

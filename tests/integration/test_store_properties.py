@@ -12,8 +12,9 @@ from typing import Any
 from hookwire.domain import patterns
 from hookwire.domain.delivery import fan_out
 from hookwire.domain.event import Event
+from hookwire.domain.filters import EventQuery, WebhookQuery
 from hookwire.ids import new_id
-from hookwire.store.base import EventQuery, Store, WebhookQuery
+from hookwire.store.base import Store
 from tests import factories
 
 PAGE = 7

@@ -15,12 +15,13 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
 from hookwire.domain.attempt import MAX_LOGGED_HEADERS, MAX_LOGGED_VALUE
+from hookwire.domain.filters import DeliveryQuery
 from hookwire.domain.principal import Principal
 from hookwire.services import announcements
 from hookwire.services.container import Services
 from hookwire.services.doctor import examine
 from hookwire.settings import Settings
-from hookwire.store.base import DeliveryQuery, Store
+from hookwire.store.base import Store
 from hookwire.store.postgres import PostgresStore
 from hookwire.timeutil import utcnow
 from tests import receivers

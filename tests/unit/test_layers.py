@@ -9,8 +9,8 @@
 
 A part is the first name under ``hookwire`` (``hookwire.api.routes.events`` is ``api``). An
 allowed name may be a module inside a part (``services.ports``): then only that module.
-The edge layers still read the list queries (``WebhookQuery`` and the others) from
-``store.base``, the store port, until those types move out of it.
+The edge layers never reach the store: the list queries they build (``WebhookQuery`` and the
+others) are domain types (``domain.filters``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SRC: Final = Path(__file__).resolve().parents[2] / "src" / "hookwire"
 LEAVES: Final = {"errors", "ids", "timeutil", "version", "settings", "logs"}
 DOMAIN: Final = {"domain", "signing"}
 PORTS: Final = {"store", "secrets", "sandbox", "catalog", "tokens", "metrics"}
-EDGE: Final = {"services", "domain", "store.base", "tokens", "metrics", "http"}
+EDGE: Final = {"services", "domain", "tokens", "metrics", "http"}
 
 ALLOWED: Final[dict[str, set[str]]] = {
     "errors": set(),

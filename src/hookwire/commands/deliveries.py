@@ -19,10 +19,10 @@ from hookwire.commands.common import (
 )
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import STATUSES
+from hookwire.domain.filters import DeliveryQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook_requests import read_window
 from hookwire.services.container import Services
-from hookwire.store.base import DeliveryQuery
 from hookwire.timeutil import iso, parse_moment
 
 app = typer.Typer(help="Follow the delivery log.", no_args_is_help=True)

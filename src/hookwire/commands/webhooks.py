@@ -17,11 +17,11 @@ from hookwire.commands.common import (
     out,
     with_services,
 )
+from hookwire.domain.filters import DeliveryQuery, WebhookQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.domain.webhook_requests import read_draft
 from hookwire.services.container import Services
-from hookwire.store.base import DeliveryQuery, WebhookQuery
 
 app = typer.Typer(help="List, create and inspect webhooks.", no_args_is_help=True)
 STATE_STYLE = {"active": "green", "paused": "bold red", "disabled": "dim", "deleted": "dim"}

@@ -15,9 +15,9 @@ from starlette.responses import Response
 from hookwire.dashboard.session import Session
 from hookwire.dashboard.views import guard, number, page, redirect, services_of
 from hookwire.domain.event_type import MAX_VERSION
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.errors import ValidationFailed
 from hookwire.ids import is_id
-from hookwire.store.base import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.timeutil import parse_moment, utcnow
 
 PAGE_SIZE: Final = 25

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from hookwire.domain.activity import Bucket, Health, series
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
+from hookwire.domain.filters import DeliveryQuery
 from hookwire.domain.principal import Principal
 from hookwire.errors import Conflict, NotFound
 from hookwire.services.paging import Page, check_window, paged
-from hookwire.store.base import DeliveryQuery, Store
+from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 

@@ -14,13 +14,14 @@ from typing import Any, Final
 
 from hookwire.domain.delivery import Delivery, fan_out
 from hookwire.domain.event import IDEMPOTENCY_TTL, Event, accepted, check_publish, request_hash
+from hookwire.domain.filters import DeliveryQuery, EventQuery
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from hookwire.ids import new_id
 from hookwire.metrics import Metrics
 from hookwire.services.event_types import EventTypeService
 from hookwire.services.paging import Page, check_window, paged
-from hookwire.store.base import DeliveryQuery, EventQuery, IdempotencyKey, Store
+from hookwire.store.base import IdempotencyKey, Store
 from hookwire.timeutil import utcnow
 
 log = logging.getLogger("hookwire.events")

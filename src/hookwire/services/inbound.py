@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from hookwire.domain import inbound
 from hookwire.domain.delivery import fan_out
+from hookwire.domain.filters import InboundQuery
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
@@ -33,7 +34,7 @@ from hookwire.secrets.cache import SecretCache
 from hookwire.services.paging import Page, check_window, paged
 from hookwire.signing.base import Message
 from hookwire.signing.registry import scheme_for
-from hookwire.store.base import InboundQuery, Store
+from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 log = logging.getLogger("hookwire.inbound")

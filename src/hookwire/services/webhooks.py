@@ -18,6 +18,7 @@ from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
+from hookwire.domain.filters import WebhookQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import (
     RecoverWindow,
@@ -41,7 +42,7 @@ from hookwire.services.paging import Page, check_window, paged
 from hookwire.services.ports import Courier, NotSent
 from hookwire.services.targets import Resolver, check_target, resolve
 from hookwire.signing import keys
-from hookwire.store.base import NO_TRANSITION, Job, Store, Transition, WebhookQuery
+from hookwire.store.base import NO_TRANSITION, Job, Store, Transition
 from hookwire.timeutil import iso, utcnow
 
 CAS_ATTEMPTS: Final = 5

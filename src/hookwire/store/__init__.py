@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hookwire.store.base import Store, WebhookQuery
+from hookwire.store.base import Store
 
-__all__ = ["Store", "WebhookQuery", "open_store"]
+__all__ = ["Store", "open_store"]
 
 
 def open_store(database_url: str) -> Store:

@@ -23,6 +23,7 @@ from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.principal import Principal
@@ -72,56 +73,6 @@ class Settlement:
     attempt: Attempt
     outcome: Outcome
     retry_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookQuery:
-    """Filters of ``GET /integration/webhooks``; newest first, keyset-paginated by id."""
-
-    limit: int = 50
-    before_id: str | None = None
-    direction: str | None = None
-    enabled: bool | None = None
-    connector_id: str | None = None
-    tag: str | None = None
-    event_type: str | None = None
-    include_deleted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    """Filters of ``GET /events``; newest first, keyset-paginated by id."""
-
-    limit: int = 50
-    before_id: str | None = None
-    type: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryQuery:
-    """Filters of ``GET /deliveries``; newest first, keyset-paginated by id."""
-
-    limit: int = 50
-    before_id: str | None = None
-    webhook_id: str | None = None
-    event_id: str | None = None
-    status: str | None = None
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
-
-
-@dataclass(frozen=True, slots=True)
-class InboundQuery:
-    """Filters of ``GET /inbound-messages``; newest first, keyset-paginated by id."""
-
-    limit: int = 50
-    before_id: str | None = None
-    webhook_id: str | None = None
-    provider_event: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

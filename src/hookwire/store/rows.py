@@ -27,20 +27,12 @@ from hookwire.domain.delivery import (
 )
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import ENGINE_FIELDS, FIXED_FIELDS, Webhook
-from hookwire.store.base import (
-    DeliveryQuery,
-    EventQuery,
-    IdempotencyKey,
-    InboundQuery,
-    Job,
-    QueueStats,
-    Settlement,
-    WebhookQuery,
-)
+from hookwire.store.base import IdempotencyKey, Job, QueueStats, Settlement
 
 Row = Mapping[str, Any]
 

@@ -22,6 +22,7 @@ from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
+from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
@@ -29,11 +30,8 @@ from hookwire.store import flows, rows
 from hookwire.store.base import (
     NO_TRANSITION,
     Announcer,
-    DeliveryQuery,
-    EventQuery,
     FanOut,
     IdempotencyKey,
-    InboundQuery,
     Job,
     Published,
     Purged,
@@ -41,7 +39,6 @@ from hookwire.store.base import (
     Received,
     Settlement,
     Transition,
-    WebhookQuery,
 )
 from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, one
 from hookwire.timeutil import utcnow

@@ -10,8 +10,8 @@ from hookwire.api import openapi
 from hookwire.api.deps import Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
 from hookwire.domain.delivery import STATUSES
+from hookwire.domain.filters import DeliveryQuery
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.store.base import DeliveryQuery
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
 StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]

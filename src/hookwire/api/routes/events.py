@@ -11,8 +11,8 @@ from hookwire.api.deps import JsonBody, Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
 from hookwire.domain.delivery import event_with_deliveries
 from hookwire.domain.event import PUBLISH_SCHEMA
+from hookwire.domain.filters import EventQuery
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.store.base import EventQuery
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

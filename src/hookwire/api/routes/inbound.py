@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from hookwire.api import openapi
 from hookwire.api.deps import Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
+from hookwire.domain.filters import InboundQuery
 from hookwire.http import read_body
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.store.base import InboundQuery
 
 router = APIRouter(tags=["inbound"])
 MESSAGES = "/api/v1/inbound-messages"

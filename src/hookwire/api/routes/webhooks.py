@@ -10,6 +10,7 @@ from starlette.responses import Response
 from hookwire.api import openapi
 from hookwire.api.deps import IfMatchDep, JsonBody, PrincipalDep, ServicesDep, etag
 from hookwire.api.responses import JSON
+from hookwire.domain.filters import WebhookQuery
 from hookwire.domain.webhook_requests import (
     RECOVER_SCHEMA,
     expected_version,
@@ -19,7 +20,6 @@ from hookwire.domain.webhook_requests import (
     read_window,
 )
 from hookwire.services.paging import MAX_LIMIT
-from hookwire.store.base import WebhookQuery
 
 PREFIX = "/api/v1/integration/webhooks"
 router = APIRouter(prefix=PREFIX, tags=["webhooks"])
