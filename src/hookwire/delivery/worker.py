@@ -32,7 +32,7 @@ from hookwire.secrets import SecretStore
 from hookwire.secrets.cache import SecretCache
 from hookwire.signing.base import Message
 from hookwire.signing.registry import get_scheme
-from hookwire.store.base import Announcer, Job, Settlement, Store
+from hookwire.store.base import Announcer, Job, Queue, Settlement
 from hookwire.timeutil import utcnow
 from hookwire.version import VERSION
 
@@ -142,7 +142,7 @@ class Worker:
 
     def __init__(
         self,
-        store: Store,
+        store: Queue,
         secrets: SecretStore,
         sender: Sender,
         config: WorkerConfig | None = None,
