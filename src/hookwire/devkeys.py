@@ -1,4 +1,5 @@
-"""Development keys: generated once under ``HOOKWIRE_HOME`` when not configured (DESIGN §7).
+"""Development keys: generated once under ``HOOKWIRE_HOME`` when not configured
+(docs/production.md "Keys").
 
 Every process started in the same directory shares the same file, so ``hookwire api`` and
 ``hookwire worker`` started side by side agree. The file is created atomically (written to a

@@ -1,4 +1,5 @@
-"""JWT bearer tokens (DESIGN §3): verification for the API, minting for ``hookwire token``.
+"""JWT bearer tokens (docs/concepts.md "Tenants and tokens"): verification for the API, minting for
+``hookwire token``.
 
 HS256 with ``JWT_SECRET``, or RS256/ES256 with ``JWT_PUBLIC_KEY`` (the algorithm follows the
 key type, so a token can never choose a weaker one and ``alg: none`` is always refused).

@@ -1,4 +1,4 @@
-"""The stall probe (DESIGN §8): how long one request keeps a real server's event loop from
+"""The stall probe (docs/reliability.md): how long one request keeps a real server's event loop from
 answering anyone else, compared with a benign twin of the same size.
 
 While a request is in flight, a probe asks ``GET /healthz`` back to back over its own

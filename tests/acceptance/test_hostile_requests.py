@@ -1,4 +1,5 @@
-"""Hostile requests against a real server process per store (DESIGN §8): no input makes one
+"""Hostile requests against a real server process per store (docs/reliability.md): no input makes
+one
 request hold the event loop for more than a few milliseconds beyond the linear work of its
 size, no answer to one is a 5xx or larger than 100 KB, and ``/healthz`` keeps answering.
 

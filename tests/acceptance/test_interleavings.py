@@ -1,4 +1,5 @@
-"""Generated interleavings (DESIGN §8) against real processes, on both stores: what a webhook's
+"""Generated interleavings (docs/concepts.md) against real processes, on both stores: what a
+webhook's
 pause, resume, disable, enable and delete mean while events are published, inbound messages
 fan out and workers send (and die).
 
@@ -22,7 +23,7 @@ suite proves:
    attempt recorded (unless a SIGKILL cut it short);
 5. no delivery of a deleted webhook is left pending, held or in flight.
 
-Topologies: SQLite runs `hookwire serve` (one process: docs/production.md and DESIGN §6 keep
+Topologies: SQLite runs `hookwire serve` (one process: docs/production.md keeps
 SQLite to one process; `api` and `worker` apart are for PostgreSQL); PostgreSQL runs two
 `hookwire api` and two `hookwire worker` on one fresh database.
 

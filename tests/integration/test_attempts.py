@@ -1,5 +1,5 @@
 """Every attempt is recorded, timed from its request, and retried at its due time
-(DESIGN §8), on both stores against real loopback receivers.
+(docs/concepts.md), on both stores against real loopback receivers.
 
 - Whatever raises inside an attempt ends as an attempt row (outcome ``error``) that counts
   toward ``maxAttempts``; nothing is left for a lease expiry to resend silently.

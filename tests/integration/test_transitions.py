@@ -1,4 +1,4 @@
-"""A webhook's state decides what happens to its deliveries (DESIGN §8), on both stores.
+"""A webhook's state decides what happens to its deliveries (docs/concepts.md), on both stores.
 
 Pause, disable and delete stop sending; resume and enable release what waited. The claim
 reads the webhook again, so a delivery made pending by any path (a manual retry, a race)

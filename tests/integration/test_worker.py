@@ -196,7 +196,8 @@ async def test_retry_after_is_waited_for(
 async def test_retry_after_is_capped_at_the_policys_longest_wait(
     api: Api, services: Services, make_worker: WorkerFactory
 ) -> None:
-    """A receiver asking for a week waits at most maxDelayMs (DESIGN: the wait is capped)."""
+    """A receiver asking for a week waits at most maxDelayMs (docs/concepts.md "Retries": the wait
+    is capped)."""
     week = "604800"
     async with receivers.receiver(receivers.respond(429, **{"Retry-After": week})) as target:
         policy = {**FAST_RETRY, "initialDelayMs": 1000, "maxDelayMs": 60_000}

@@ -1,5 +1,5 @@
 """Generated interleavings of concurrent state changes against real hookwire processes, and
-the DESIGN §8 rules checked on what happened: the harness of
+the rules of docs/concepts.md ("A webhook's state decides") checked on what happened: the harness of
 tests/acceptance/test_interleavings.py. ``scene`` sets up and runs the seeded generator,
 ``ending`` stops, restores and drains, ``rules`` checks and reports."""
 

@@ -1,4 +1,5 @@
-"""The DESIGN §8 rules checked on what a generated run did, and the report of what broke them
+"""The rules of docs/concepts.md ("A webhook's state decides") checked on what a generated run did,
+and the report of what broke them
 (with the seed, counts and examples)."""
 
 from __future__ import annotations

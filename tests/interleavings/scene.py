@@ -1,5 +1,6 @@
 """Generated interleavings of concurrent state changes against real hookwire processes, and the
-DESIGN §8 rules checked on what happened (the harness of tests/acceptance/test_interleavings.py).
+the rules of docs/concepts.md checked on what happened (the harness of
+tests/acceptance/test_interleavings.py).
 
 A seeded generator runs, for a bounded time, publishers (spread over the API processes), an
 inbound sender (GitHub-signed messages fanned out as ``inbound.received``), three transition
@@ -96,7 +97,7 @@ def seconds_from_env(default: float) -> float:
 
 
 def matches(patterns: Iterable[str], event_type: str) -> bool:
-    """DESIGN §4: no pattern is every type; ``*`` matches any run of characters."""
+    """docs/api.md: no pattern is every type; ``*`` matches any run of characters."""
     listed = list(patterns)
     return not listed or any(fnmatchcase(event_type, p) for p in listed)
 

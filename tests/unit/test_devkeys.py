@@ -1,4 +1,5 @@
-"""Development keys (DESIGN §7): generated once under HOOKWIRE_HOME, shared, never logged."""
+"""Development keys (docs/production.md "Keys"): generated once under HOOKWIRE_HOME, shared, never
+logged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Inbound messages, pure (DESIGN §4 "Inbound", §7 "Provider events"): dedupe keys, provider
+"""Inbound messages, pure (docs/concepts.md "Inbound messages", docs/decisions.md): dedupe keys,
+provider
 event names, payloads, kept headers, Slack's handshake, and the event a message publishes."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from hookwire.signing.registry import SCHEMES
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
-# --- the retry schedule (DESIGN §7 "Backoff") --------------------------------------------------
+# --- the retry schedule (docs/concepts.md "Retries") ----------------------------------------------
 
 policies = st.builds(
     RetryPolicy,

@@ -1,4 +1,4 @@
-"""Retry schedule (DESIGN §7 "Backoff") and outcome classification (DESIGN §5)."""
+"""Retry schedule and outcome classification (docs/concepts.md "Retries")."""
 
 from __future__ import annotations
 

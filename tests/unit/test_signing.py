@@ -1,4 +1,5 @@
-"""Signature schemes (DESIGN §5 "Headers", §7): round trips, refusals, rotation, vendor vectors."""
+"""Signature schemes (docs/signing.md, docs/decisions.md): round trips, refusals, rotation, vendor
+vectors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""JWT bearer tokens (DESIGN §3): what the API accepts, what it refuses, and what it mints."""
+"""JWT bearer tokens (docs/concepts.md "Tenants and tokens"): what the API accepts, what it
+refuses, and what it mints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Webhook rules (seed 004, DESIGN §4/§7), the retry policy, and secret material per scheme."""
+"""Webhook rules (docs/api.md, docs/decisions.md), the retry policy, and secret material per
+scheme."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ INTRO: Final = """# API reference
 
 Generated from the OpenAPI document the API serves at `/openapi.json` (interactive at `/docs`)
 by `hookwire openapi --markdown`; do not edit by hand. Every request but the inbound endpoint
-and the operational ones needs `Authorization: Bearer <JWT>` (DESIGN §3). Errors are
-`application/problem+json` with `type, title, status, detail` and, for validation errors,
+and the operational ones needs `Authorization: Bearer <JWT>` ([concepts.md](concepts.md)).
+Errors are `application/problem+json` with `type, title, status, detail` and, for validation errors,
 `errors: [{path, message}]` where `path` is a JSON Pointer into the request.
 """
 

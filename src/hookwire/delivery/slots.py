@@ -1,6 +1,7 @@
 """hookwire's own queue for connections: at most so many requests at once in all and to one
 host. A send waits here before its request starts, so the wait is never part of the
-request's timeout (DESIGN §8), and a send that cannot start in time gives up unsent.
+request's timeout (docs/concepts.md "Retries"), and a send that cannot start in time gives up
+unsent.
 """
 
 from __future__ import annotations

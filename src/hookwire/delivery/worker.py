@@ -3,7 +3,7 @@
 Each claimed delivery is sent by its own task, so a receiver that hangs holds one task (until
 its ``timeoutMs``), never the loop or the other webhooks. Finished attempts are settled in
 batches. A delivery is leased while in flight; a worker that dies loses its leases and the
-deliveries are sent again when they expire (DESIGN §5, §7). ``burst`` drains what is due and
+deliveries are sent again when they expire (docs/concepts.md). ``burst`` drains what is due and
 returns, for tests and one-off runs; ``stop`` ends the loop gracefully: no new claims, the
 attempts in flight finish (or, past the grace period, give their leases back).
 """
@@ -88,7 +88,7 @@ async def send_once(
     """Sign and send one delivery now: the attempt as logged, and what its answer means.
 
     Whatever raises inside the attempt ends as a failed attempt with outcome ``error`` and the
-    exception in its log (DESIGN §8), except two cases where nothing was sent, which the
+    exception in its log (docs/concepts.md), except two cases where nothing was sent, which the
     caller gives back uncounted: :class:`NotStarted` (no connection slot by ``start_by``, a
     ``time.monotonic()`` deadline) and :class:`BackendUnavailable` (the secret store is down:
     hookwire's outage, which must not use up a delivery's attempts or pause its webhook)."""
@@ -313,8 +313,9 @@ class Worker:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def _until_due(self) -> float:
-        """Seconds to sleep: until the next retry is due (DESIGN §8: a retry goes at its due
-        time, not at the next poll), at most the poll interval, which stays as a backstop for
+        """Seconds to sleep: until the next retry is due (docs/concepts.md "Retries": a retry
+        goes at its due time, not at the next poll), at most the poll interval, which stays as a
+        backstop for
         what other processes make due. With no room to claim, a finished send wakes us."""
         if len(self._inflight) >= self.config.concurrency:
             return self.config.poll_interval_s

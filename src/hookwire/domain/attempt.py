@@ -1,4 +1,4 @@
-"""Attempts: one HTTP request of a delivery, as kept in the delivery log (DESIGN §4)."""
+"""Attempts: one HTTP request of a delivery, as kept in the delivery log (docs/api.md)."""
 
 from __future__ import annotations
 

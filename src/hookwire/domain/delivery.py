@@ -20,7 +20,8 @@ STATUSES: Final = ("pending", "in_flight", "succeeded", "failed", "held", "cance
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """DESIGN §7 shape: ``id, event_id, webhook_id, status, attempt_count, next_attempt_at``.
+    """As the API shows it (docs/api.md): ``id, event_id, webhook_id, status,
+    attempt_count, next_attempt_at``.
 
     ``body`` is the exact bytes every attempt sends, rendered once at publish time."""
 

@@ -1,4 +1,5 @@
-"""The bytes a delivery sends (DESIGN §5): compact UTF-8 JSON in the webhook's envelope.
+"""The bytes a delivery sends (docs/concepts.md "Deliveries and attempts"): compact UTF-8 JSON in
+the webhook's envelope.
 
 - ``event`` (default): ``{id, type, data}`` — the shape of seeds 000-002, so a delivered body
   validates against those schemas;

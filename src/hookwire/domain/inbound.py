@@ -1,4 +1,5 @@
-"""Inbound messages (DESIGN §4 "Inbound", §7 "Provider events"): what a verified third-party
+"""Inbound messages (docs/concepts.md "Inbound messages", docs/decisions.md): what a verified
+third-party
 request becomes.
 
 Pure: the service reads the request, fetches the secrets and calls the store; this module

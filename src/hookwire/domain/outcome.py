@@ -1,4 +1,4 @@
-"""What an attempt's result means for the delivery and its webhook (DESIGN §5 "Outcome").
+"""What an attempt's result means for the delivery and its webhook (docs/concepts.md "Retries").
 
 2xx succeeds. Redirects are not followed, so 3xx fails (and is retried like any failure).
 410 fails for good and pauses the webhook. 429 and 503 with ``Retry-After`` wait at least

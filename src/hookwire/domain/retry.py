@@ -24,7 +24,8 @@ SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """DESIGN §4: ``{maxAttempts, backoff, initialDelayMs, maxDelayMs, timeoutMs,
+    """A webhook's ``retry_policy`` (docs/api.md): ``{maxAttempts, backoff, initialDelayMs,
+    maxDelayMs, timeoutMs,
     pauseAfterFailures}`` with defaults filled in."""
 
     max_attempts: int = 8
@@ -69,7 +70,7 @@ JITTER: Final = 0.2
 def backoff_ms(policy: RetryPolicy, retry: int, jitter: float) -> int:
     """Milliseconds before the ``retry``-th retry (1 after the first failed attempt): the
     policy's delay capped at ``maxDelayMs``, then scaled by ``1 + jitter`` where
-    ``jitter`` is in [-0.2, 0.2] (DESIGN §7 "Backoff")."""
+    ``jitter`` is in [-0.2, 0.2] (docs/concepts.md "Retries")."""
     if retry < 1:
         raise ValueError("retries are numbered from 1")
     if not -JITTER <= jitter <= JITTER:

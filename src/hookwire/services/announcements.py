@@ -1,7 +1,7 @@
 """hookwire's own events about webhooks: ``webhook.paused`` and ``webhook.resumed``.
 
 They go to the tenant's OTHER webhooks (the one paused is not told about itself) and are
-published in the same transaction as the change they announce (DESIGN §5, §7).
+published in the same transaction as the change they announce (docs/concepts.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Inbound webhooks (DESIGN §4 "Inbound"): receive → verify → dedupe → store → publish.
+"""Inbound webhooks (docs/concepts.md "Inbound messages"): receive → verify → dedupe → store →
+publish.
 
 A third party POSTs to ``/api/v1/inbound/{webhook_id}`` with no token: the signature, checked
 with the webhook's secrets in force (the previous one during a rotation's grace period), is the
@@ -38,7 +39,7 @@ from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
 
 log = logging.getLogger("hookwire.inbound")
-TOLERANCE_S: Final = 300  # timestamped schemes: at most 5 minutes of skew (DESIGN §4)
+TOLERANCE_S: Final = 300  # timestamped schemes: at most 5 minutes of skew (docs/signing.md)
 BodyReader = Callable[[int], Awaitable[bytes]]  # reads at most n bytes, else PayloadTooLarge
 
 

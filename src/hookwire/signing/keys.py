@@ -1,6 +1,7 @@
 """Secret material per signature scheme: what is accepted, what is generated, fingerprints.
 
-DESIGN §7: ``standard-webhooks`` secrets are ``whsec_`` + base64 of 24-64 bytes and the HMAC
+As docs/decisions.md records: ``standard-webhooks`` secrets are ``whsec_`` + base64 of 24-64 bytes
+and the HMAC
 key is the decoded bytes. Every other HMAC scheme uses the UTF-8 bytes of the whole secret
 string and accepts 16-256 printable characters, so a vendor-generated secret can be entered.
 ``standard-webhooks-ed25519`` uses a ``whsk_`` signing key (base64 of the 32-byte Ed25519 seed;

@@ -1,6 +1,6 @@
 """``kombo``: header ``X-Kombo-Signature``, URL-safe base64 *without padding* of HMAC-SHA256
 over the raw body, keyed with the UTF-8 bytes of the whole secret; no timestamp, no message id.
-Documented by Kombo ("Webhooks: verifying signatures", https://docs.kombo.dev) and DESIGN §5.
+Documented by Kombo ("Webhooks: verifying signatures", https://docs.kombo.dev) and docs/signing.md.
 """
 
 from __future__ import annotations

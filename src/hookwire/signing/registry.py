@@ -1,4 +1,5 @@
-"""Every signature scheme by name (DESIGN §5 "Headers", §7; names as in ``keys.ALL_SCHEMES``)."""
+"""Every signature scheme by name (docs/signing.md, docs/decisions.md; names as in
+``keys.ALL_SCHEMES``)."""
 
 from __future__ import annotations
 

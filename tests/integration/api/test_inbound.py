@@ -1,4 +1,5 @@
-"""Inbound webhooks over HTTP on both stores (DESIGN §4 "Inbound"): every scheme's vendor-signed
+"""Inbound webhooks over HTTP on both stores (docs/concepts.md "Inbound messages"): every scheme's
+vendor-signed
 request is accepted, stored and published; refusals store nothing but a count; duplicates
 publish once, also when twenty arrive at once."""
 

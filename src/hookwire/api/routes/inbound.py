@@ -1,5 +1,5 @@
 """Inbound webhooks: ``POST /api/v1/inbound/{webhook_id}`` (no token: the signature is the
-credential) and the stored messages at ``/api/v1/inbound-messages`` (DESIGN §4)."""
+credential) and the stored messages at ``/api/v1/inbound-messages`` (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/api/v1/integration/webhooks``: the webhook registry (DESIGN §4)."""
+"""``/api/v1/integration/webhooks``: the webhook registry (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- Inbound webhooks (DESIGN §4 "Inbound"): the generic scheme's options, the count of refused
+-- Inbound webhooks (docs/concepts.md "Inbound messages"): the generic scheme's options, the count of refused
 -- requests on each webhook, and the verified messages, unique per webhook by their dedupe key.
 ALTER TABLE webhooks ADD COLUMN signature_options jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE webhooks ADD COLUMN rejected_requests integer NOT NULL DEFAULT 0;
