@@ -12,6 +12,8 @@ import hookwire
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.principal import Principal
 from hookwire.errors import (
+    BadRequest,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     SignatureInvalid,
@@ -205,6 +207,31 @@ async def test_client_writes_answer_what_the_api_then_reads(api: Api, services: 
         k: v for k, v in receipt_http.items() if k not in {"id", "created_at"}
     }  # fmt: skip
     assert set(receipt) == set(receipt_http)
+
+
+async def test_a_key_the_client_used_replays_over_http(api: Api, services: Services) -> None:
+    """The client and the API hash a request alike: the same key and body replay."""
+    data = load_builtin()["integration-state-changed"].example
+    body = {"type": "integration-state-changed", "data": data, "tags": ["a"]}
+    first = await client_of(services).publish(
+        body["type"], data, tags=["a"], idempotency_key="shared"
+    )
+    again = await api.client.post(EVENTS, json=body, headers={"Idempotency-Key": "shared"})
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first
+
+
+async def test_client_refuses_in_the_apis_order(services: Services) -> None:
+    """A bad Idempotency-Key is refused before the body is looked at, and an application's
+    token before the event type's body, as over HTTP."""
+    client = client_of(services)
+    with pytest.raises(BadRequest):
+        await client.publish("no such type", None, idempotency_key="x" * 300)
+    app = client.as_tenant("acme", app_id="app-1")
+    with pytest.raises(Forbidden):
+        await app.create_event_type("Not A Name", 5)
+    with pytest.raises(Forbidden):
+        await app.update_event_type("webhook_test", colour=1)
 
 
 async def test_client_inbound_answers_are_the_apis(api: Api, services: Services) -> None:

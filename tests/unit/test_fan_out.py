@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -104,6 +105,19 @@ def test_request_hash_ignores_key_order_but_not_values() -> None:
         {"b": {"d": 3, "c": 2}, "a": 1}
     )
     assert request_hash({"a": 1}) != request_hash({"a": 2})
+
+
+def test_request_hash_stays_what_it_was() -> None:
+    """An Idempotency-Key's record outlives a deploy (24 h), so a body's digest must not
+    change between releases; null is not absent."""
+    body: dict[str, Any] = {"type": "order.paid", "data": {"b": [1, 2.5, None], "a": "é"}}
+    body["tags"] = ["x"]
+    assert request_hash(body) == (
+        "79a9a1b93e09ad48fe8df449503412635099c3ca243b244375907c17bcb2687a"
+    )
+    assert request_hash({**body, "connector_id": None}) == (
+        "a231a3586bc11d6e3a1a9251e68444538a18a0ddd0f60950a43bb68f3ef75862"
+    )
 
 
 def _at(seconds: int) -> datetime:

@@ -272,3 +272,22 @@ async def test_an_application_reads_the_catalog_but_cannot_change_it(api: Api) -
     assert (await app_one.client.get(f"{TYPES}/rfp.created")).json()["version"] == 1
     published = await app_one.client.post(EVENTS, json={"type": "rfp.created", "data": RFP_EXAMPLE})
     assert published.status_code == 202, published.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", TYPES, {"colour": 1}),
+        ("POST", TYPES, None),
+        ("PATCH", f"{TYPES}/rfp.created", {"schema": 5}),
+        ("PATCH", f"{TYPES}/no.such.type", {"deprecated": "yes"}),
+        ("PATCH", f"{TYPES}/webhook_test", []),
+    ],
+)
+async def test_an_applications_token_hears_403_before_anything_about_the_body(
+    api: Api, method: str, path: str, body: Any
+) -> None:
+    await create_rfp(api)
+    app_one = api.as_tenant("acme", app="app-1")
+    answer = await app_one.client.request(method, path, json=body)
+    assert answer.status_code == 403, answer.text

@@ -129,6 +129,13 @@ async def test_bad_publish_bodies(api: Api, body: dict[str, Any], path: str) -> 
     await nothing_written(api)
 
 
+async def test_the_bodys_shape_is_checked_before_its_type_is_looked_up(api: Api) -> None:
+    body = {"type": "no-such-type", "data": {}, "colour": "red", "tags": [1]}
+    response = await api.client.post(EVENTS, json=body)
+    assert response.status_code == 422, response.text
+    assert [e["path"] for e in response.json()["errors"]] == ["/colour", "/tags/0"]
+
+
 async def test_an_oversized_event_is_413_and_nothing_written(api: Api) -> None:
     data = dict(example("inbound.received"))
     data["payload"] = {"blob": "x" * api.settings.max_payload_bytes}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
+import pytest
 
 from hookwire.catalog.builtin import load_builtin
 from hookwire.domain.event import IDEMPOTENCY_TTL
@@ -200,6 +202,17 @@ async def test_a_key_older_than_24_hours_is_free_again(api: Api, store: Store) -
 async def test_a_bad_key_is_400(api: Api) -> None:
     response = await api.client.post(EVENTS, json=BODY, headers={"Idempotency-Key": "x" * 300})
     assert response.status_code == 400
+    assert await event_count(api) == 0
+
+
+@pytest.mark.parametrize(
+    "body", [None, {"colour": "red"}, {"type": "no-such-type", "data": {}}, BODY]
+)
+async def test_a_bad_key_is_400_whatever_the_body(api: Api, body: Any) -> None:
+    """The key is read before the body: a bad key with a bad body is still 400."""
+    headers = {"Idempotency-Key": "x" * 300}
+    response = await api.client.post(EVENTS, json=body, headers=headers)
+    assert response.status_code == 400, response.text
     assert await event_count(api) == 0
 
 
