@@ -17,6 +17,7 @@ from typing import Any
 
 from hookwire.devkeys import with_dev_keys
 from hookwire.domain.delivery import event_with_deliveries
+from hookwire.domain.event_requests import read_event, read_idempotency_key
 from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook_requests import (
@@ -92,7 +93,8 @@ class Client:
         body = {"type": type, "data": data, **{k: v for k, v in optional.items() if v}}
         if tags is not None:
             body["tags"] = tags
-        receipt = await self.services.events.publish(self.principal, body, idempotency_key)
+        key = read_idempotency_key(idempotency_key)
+        receipt = await self.services.events.publish(self.principal, read_event(body), key)
         return receipt.body
 
     async def get_event(self, event_id: str) -> dict[str, Any]:

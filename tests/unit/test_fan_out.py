@@ -20,7 +20,8 @@ from hookwire.domain.delivery import (
     tally,
     waiting,
 )
-from hookwire.domain.event import Event, check_publish, request_hash
+from hookwire.domain.event import Event, EventDraft, request_hash
+from hookwire.domain.event_requests import read_event
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import Webhook
@@ -94,9 +95,9 @@ def test_fan_out_renders_each_envelope_once_and_holds_paused_webhooks() -> None:
     assert "✓".encode() in deliveries[0].body
 
 
-def test_check_publish_reports_every_error() -> None:
+def test_read_event_reports_every_error() -> None:
     with pytest.raises(ValidationFailed) as info:
-        check_publish({"data": None, "tags": [1], "x": 1})
+        read_event({"data": None, "tags": [1], "x": 1})
     assert {e.path for e in info.value.errors} == {"/type", "/data", "/tags/0", "/x"}
 
 
@@ -112,11 +113,31 @@ def test_request_hash_stays_what_it_was() -> None:
     change between releases; null is not absent."""
     body: dict[str, Any] = {"type": "order.paid", "data": {"b": [1, 2.5, None], "a": "é"}}
     body["tags"] = ["x"]
-    assert request_hash(body) == (
-        "79a9a1b93e09ad48fe8df449503412635099c3ca243b244375907c17bcb2687a"
-    )
-    assert request_hash({**body, "connector_id": None}) == (
+    digest = "79a9a1b93e09ad48fe8df449503412635099c3ca243b244375907c17bcb2687a"
+    assert request_hash(body) == read_event(body).request_hash() == digest
+    assert read_event({**body, "connector_id": None}).request_hash() == (
         "a231a3586bc11d6e3a1a9251e68444538a18a0ddd0f60950a43bb68f3ef75862"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "t", "data": {"a": 1}},
+        {"type": "t", "data": {"a": 1}, "tags": []},
+        {"type": "t", "data": {"a": 1}, "tags": ["x", "y"], "state": None},
+        {"type": "t", "data": [1], "connector_id": "c", "customer_id": "u", "state": "s"},
+    ],
+)
+def test_a_drafts_digest_is_its_bodys(body: dict[str, Any]) -> None:
+    """The digest covers the request as sent: a field given as null or [] is not left out."""
+    assert read_event(body).request_hash() == request_hash(body)
+
+
+def test_a_draft_built_in_code_digests_the_fields_it_sets() -> None:
+    draft = EventDraft("t", {"a": 1}, state="s", tags=("x",))
+    assert draft.request_hash() == request_hash(
+        {"type": "t", "data": {"a": 1}, "state": "s", "tags": ["x"]}
     )
 
 

@@ -22,6 +22,7 @@ from hookwire.commands.common import (
     progress,
     with_services,
 )
+from hookwire.domain.event_requests import read_event, read_idempotency_key
 from hookwire.domain.principal import Principal
 from hookwire.errors import BadRequest
 from hookwire.services.container import Services
@@ -118,7 +119,8 @@ def publish_command(
     settings = load_settings(database_url=database_url)
 
     async def run(services: Services) -> dict[str, object]:
-        receipt = await services.events.publish(Principal(tenant), body, idempotency_key)
+        key = read_idempotency_key(idempotency_key)
+        receipt = await services.events.publish(Principal(tenant), read_event(body), key)
         return receipt.body
 
     print(orjson.dumps(with_services(settings, run)).decode())

@@ -1,4 +1,6 @@
-"""Events: what a publisher sends (``POST /events``), its checks, and its JSON shape."""
+"""Events: what a publisher sends (``POST /events``) as the service takes it, the event it
+becomes, and its JSON shape. The body's JSON Schema and its reader are in
+:mod:`hookwire.domain.event_requests`, at the edges."""
 
 from __future__ import annotations
 
@@ -10,28 +12,12 @@ from typing import Any, Final
 
 import orjson
 
-from hookwire.domain.validation import checked
+from hookwire.domain.event_type import EventType
+from hookwire.domain.principal import Principal
 from hookwire.timeutil import iso
 
-_TEXT: dict[str, Any] = {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
 IDEMPOTENCY_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
-PUBLISH_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["type", "data"],
-    "properties": {
-        "type": {"type": "string", "minLength": 1, "maxLength": 128},
-        "data": {"not": {"type": "null"}},
-        "connector_id": _TEXT,
-        "customer_id": _TEXT,
-        "state": _TEXT,
-        "tags": {
-            "type": "array",
-            "maxItems": 50,
-            "items": {"type": "string", "minLength": 1, "maxLength": 100},
-        },
-    },
-}
+OPTIONAL_FIELDS: Final = ("connector_id", "customer_id", "state", "tags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +55,46 @@ class Event:
         return body
 
 
-def check_publish(body: Any) -> dict[str, Any]:
-    """The fields of a ``POST /events`` body, or ValidationFailed with every pointer."""
-    return checked(PUBLISH_SCHEMA, body)
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event as a publisher sends it: its shape checked at the edge, its ``data`` not yet
+    checked against its type's schema (the service does that, with the catalog).
+
+    ``given`` names the optional fields the request carried, ``null`` and ``[]`` included:
+    they mean what leaving them out means, but the request is another one for its
+    Idempotency-Key (:meth:`request_hash`). ``None``: the fields that are set (a draft built
+    in code rather than read from JSON)."""
+
+    type: str
+    data: Any
+    connector_id: str | None = None
+    customer_id: str | None = None
+    state: str | None = None
+    tags: tuple[str, ...] = ()
+    given: frozenset[str] | None = None
+
+    def request_hash(self) -> str:
+        """The digest of the request as it was sent: ``type``, ``data`` and the optional
+        fields given, as :func:`request_hash` makes it of the JSON body."""
+        sent: dict[str, Any] = {"type": self.type, "data": self.data}
+        given = self.given
+        if given is None:
+            given = frozenset(name for name in OPTIONAL_FIELDS if getattr(self, name))
+        for name in given:
+            sent[name] = getattr(self, name)  # tags: a tuple is written as the JSON array
+        return request_hash(sent)
+
+
+def build(
+    draft: EventDraft, *, event_id: str, principal: Principal, event_type: EventType, now: datetime
+) -> Event:
+    """The event a draft becomes, its ``data`` valid for ``event_type`` (its newest version)."""
+    return Event(
+        id=event_id, tenant_id=principal.tenant_id, app_id=principal.app_id,
+        type=event_type.name, type_version=event_type.version, data=draft.data,
+        connector_id=draft.connector_id, customer_id=draft.customer_id, state=draft.state,
+        tags=draft.tags, created_at=now,
+    )  # fmt: skip
 
 
 def request_hash(body: Mapping[str, Any]) -> str:

@@ -1,8 +1,12 @@
-"""Publishing events and reading them back (DESIGN §4 "Events").
+"""Publishing events and reading them back (docs/architecture.md, "The data flow of an event").
 
 An event is checked against its type's schema, then written with all its deliveries in ONE
 store transaction. An ``Idempotency-Key`` is taken in that same transaction, so twenty
 concurrent requests with one key publish one event; the others replay its first answer.
+
+The service takes an :class:`~hookwire.domain.event.EventDraft` and a key already read at the
+edge (:mod:`hookwire.domain.event_requests`): the body's shape and the key's are the request's;
+``data`` against its type's schema needs the catalog, so it is checked here.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from hookwire.domain.delivery import Delivery, fan_out
-from hookwire.domain.event import IDEMPOTENCY_TTL, Event, accepted, check_publish, request_hash
+from hookwire.domain.event import IDEMPOTENCY_TTL, Event, EventDraft, accepted, build
 from hookwire.domain.filters import DeliveryQuery, EventQuery
 from hookwire.domain.principal import Principal
-from hookwire.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from hookwire.errors import Conflict, NotFound, ValidationFailed
 from hookwire.ids import new_id
 from hookwire.metrics import Metrics
 from hookwire.services.event_types import EventTypeService
@@ -25,7 +29,6 @@ from hookwire.store.base import IdempotencyKey, Store
 from hookwire.timeutil import utcnow
 
 log = logging.getLogger("hookwire.events")
-MAX_KEY_LENGTH: Final = 255
 DETAIL_DELIVERIES: Final = 10_000
 
 
@@ -38,16 +41,6 @@ class Receipt:
     status: int = 202
 
 
-def _check_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
-        raise BadRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
-        )
-    return key
-
-
 class EventService:
     """Publishing and the event log."""
 
@@ -57,34 +50,24 @@ class EventService:
         self.metrics = metrics
 
     async def publish(
-        self, principal: Principal, body: Any, idempotency_key: str | None = None
+        self, principal: Principal, draft: EventDraft, idempotency_key: str | None = None
     ) -> Receipt:
-        key = _check_key(idempotency_key)
-        fields = check_publish(body)
-        event_type = await self.event_types.resolve(principal, fields["type"])
-        errors = await self.event_types.data_errors(event_type, fields["data"])
+        """Publish ``draft`` once its ``data`` is valid for its type, or replay the first
+        answer for ``idempotency_key`` (checked at the edge) to the same request."""
+        key = idempotency_key
+        event_type = await self.event_types.resolve(principal, draft.type)
+        errors = await self.event_types.data_errors(event_type, draft.data)
         if errors:
             raise ValidationFailed(errors)
         warnings = (f"event type {event_type.name} is deprecated",) if event_type.deprecated else ()
-        digest = request_hash(fields)
+        digest = draft.request_hash()
         now = utcnow()
         if key is not None:
             replay = await self._replay(principal, key, digest, now)
             if replay is not None:
                 return replay
-        event = Event(
-            id=new_id("evt"),
-            tenant_id=principal.tenant_id,
-            app_id=principal.app_id,
-            type=event_type.name,
-            type_version=event_type.version,
-            data=fields["data"],
-            connector_id=fields.get("connector_id"),
-            customer_id=fields.get("customer_id"),
-            state=fields.get("state"),
-            tags=tuple(fields.get("tags", ())),
-            created_at=now,
-        )
+        event_id = new_id("evt")
+        event = build(draft, event_id=event_id, principal=principal, event_type=event_type, now=now)
         record = None
         if key is not None:
             record = IdempotencyKey(

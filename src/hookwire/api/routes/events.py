@@ -10,7 +10,7 @@ from hookwire.api import openapi
 from hookwire.api.deps import JsonBody, Moment, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
 from hookwire.domain.delivery import event_with_deliveries
-from hookwire.domain.event import PUBLISH_SCHEMA
+from hookwire.domain.event_requests import PUBLISH_SCHEMA, read_event, read_idempotency_key
 from hookwire.domain.filters import EventQuery
 from hookwire.services.paging import MAX_LIMIT
 
@@ -31,7 +31,8 @@ async def publish_event(
 ) -> JSON:
     """Publish an event: validated against its type, written with all its deliveries in one
     transaction. `Idempotency-Key` makes a retry safe."""
-    receipt = await services.events.publish(principal, body, idempotency_key)
+    key = read_idempotency_key(idempotency_key)
+    receipt = await services.events.publish(principal, read_event(body), key)
     headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
     return JSON(receipt.body, status_code=receipt.status, headers=headers)
 

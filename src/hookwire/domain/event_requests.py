@@ -1,0 +1,67 @@
+"""Requests about events and event types in their JSON form: the JSON Schemas of their bodies
+(which the OpenAPI document publishes), the Idempotency-Key header, and the readers that turn
+a body into the typed input the services take (:class:`~hookwire.domain.event.EventDraft`,
+:class:`~hookwire.domain.event_type.EventTypeDraft` and its patch), or raise ValidationFailed
+with a JSON Pointer at every error.
+
+Only the edges read JSON: the API's routes, ``hookwire.Client`` and the CLI. Each reads a
+request in the order its errors are answered: the Idempotency-Key before a publish's body, and
+who may change the catalog (:func:`~hookwire.domain.event_type.check_catalog_writer`) before
+an event type's body. What needs the catalog (``data`` against its type's schema, a tenant's
+schema in the sandbox) stays in the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from hookwire.domain.event import EventDraft
+from hookwire.domain.validation import checked
+from hookwire.errors import BadRequest
+
+MAX_KEY_LENGTH: Final = 255
+_TEXT: dict[str, Any] = {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
+PUBLISH_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "data"],
+    "properties": {
+        "type": {"type": "string", "minLength": 1, "maxLength": 128},
+        "data": {"not": {"type": "null"}},
+        "connector_id": _TEXT,
+        "customer_id": _TEXT,
+        "state": _TEXT,
+        "tags": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
+    },
+}
+_REQUIRED: Final = frozenset(PUBLISH_SCHEMA["required"])
+
+
+def read_idempotency_key(header: str | None) -> str | None:
+    """The ``Idempotency-Key`` of a publish (400 unless 1 to 255 printable ASCII characters),
+    or None. Read before the body."""
+    if header is None:
+        return None
+    if not 1 <= len(header) <= MAX_KEY_LENGTH or not header.isprintable() or not header.isascii():
+        raise BadRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
+        )
+    return header
+
+
+def read_event(body: Any) -> EventDraft:
+    """A ``POST /events`` body (PUBLISH_SCHEMA) as a draft; ``data`` is the body's own."""
+    fields = checked(PUBLISH_SCHEMA, body)
+    return EventDraft(
+        type=fields["type"],
+        data=fields["data"],
+        connector_id=fields.get("connector_id"),
+        customer_id=fields.get("customer_id"),
+        state=fields.get("state"),
+        tags=tuple(fields.get("tags", ())),
+        given=frozenset(fields).difference(_REQUIRED),
+    )
