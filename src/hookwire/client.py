@@ -17,7 +17,13 @@ from typing import Any
 
 from hookwire.devkeys import with_dev_keys
 from hookwire.domain.delivery import event_with_deliveries
-from hookwire.domain.event_requests import read_event, read_idempotency_key
+from hookwire.domain.event_requests import (
+    read_event,
+    read_event_type,
+    read_event_type_patch,
+    read_idempotency_key,
+)
+from hookwire.domain.event_type import check_catalog_writer
 from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook_requests import (
@@ -181,10 +187,14 @@ class Client:
         body: dict[str, Any] = {"name": name, "schema": schema, "description": description}
         if example is not None:
             body["example"] = example
-        return (await self.services.event_types.create(self.principal, body)).to_public()
+        check_catalog_writer(self.principal)  # as the API: 403 before anything about the body
+        created = await self.services.event_types.create(self.principal, read_event_type(body))
+        return created.to_public()
 
     async def update_event_type(self, name: str, **changes: Any) -> dict[str, Any]:
-        return (await self.services.event_types.update(self.principal, name, changes)).to_public()
+        check_catalog_writer(self.principal)
+        patch = read_event_type_patch(changes)
+        return (await self.services.event_types.update(self.principal, name, patch)).to_public()
 
     async def get_event_type(self, name: str, version: int | None = None) -> dict[str, Any]:
         return (await self.services.event_types.get(self.principal, name, version)).to_public()

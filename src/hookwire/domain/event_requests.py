@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from hookwire.domain.event import EventDraft
+from hookwire.domain.event_type import ABSENT, NAME_RE, EventTypeDraft, EventTypePatch
 from hookwire.domain.validation import checked
 from hookwire.errors import BadRequest
 
@@ -39,6 +40,28 @@ PUBLISH_SCHEMA: Final[dict[str, Any]] = {
     },
 }
 _REQUIRED: Final = frozenset(PUBLISH_SCHEMA["required"])
+_DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
+TYPE_CREATE_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "schema"],
+    "properties": {
+        "name": {"type": "string", "pattern": f"^{NAME_RE.pattern}$"},
+        "description": _DESCRIPTION,
+        "schema": {"type": ["object", "boolean"]},
+        "example": {},
+    },
+}
+TYPE_PATCH_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "description": _DESCRIPTION,
+        "schema": {"type": ["object", "boolean"]},
+        "example": {},
+        "deprecated": {"type": "boolean"},
+    },
+}
 
 
 def read_idempotency_key(header: str | None) -> str | None:
@@ -64,4 +87,26 @@ def read_event(body: Any) -> EventDraft:
         state=fields.get("state"),
         tags=tuple(fields.get("tags", ())),
         given=frozenset(fields).difference(_REQUIRED),
+    )
+
+
+def read_event_type(body: Any) -> EventTypeDraft:
+    """A ``POST /event-types`` body (TYPE_CREATE_SCHEMA) as a draft."""
+    fields = checked(TYPE_CREATE_SCHEMA, body)
+    return EventTypeDraft(
+        name=fields["name"],
+        schema=fields["schema"],
+        description=fields.get("description", ""),
+        example=fields.get("example", ABSENT),
+    )
+
+
+def read_event_type_patch(body: Any) -> EventTypePatch:
+    """A ``PATCH /event-types/{name}`` body (TYPE_PATCH_SCHEMA) as a patch."""
+    fields = checked(TYPE_PATCH_SCHEMA, body)
+    return EventTypePatch(
+        description=fields.get("description"),
+        schema=fields.get("schema"),
+        deprecated=fields.get("deprecated"),
+        example=fields.get("example", ABSENT),
     )

@@ -8,6 +8,10 @@ A tenant's schema is checked and run only in the schema sandbox (``hookwire.sand
 processes with a time and a memory limit, which compile each (tenant, name, version) once;
 versions never change, so what they keep never goes stale. The built-in types, whose schemas
 ship with hookwire, are compiled here, once.
+
+The service takes typed input (:class:`~hookwire.domain.event_type.EventTypeDraft` and
+:class:`~hookwire.domain.event_type.EventTypePatch`); the edges read and schema-check the JSON
+(:mod:`hookwire.domain.event_requests`).
 """
 
 from __future__ import annotations
@@ -15,50 +19,25 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from hookwire.catalog.builtin import load_builtin
-from hookwire.domain.event_type import NAME_RE, EventType, same_json
+from hookwire.domain.event_type import (
+    ABSENT,
+    NAME_RE,
+    EventType,
+    EventTypeDraft,
+    EventTypePatch,
+    check_catalog_writer,
+    same_json,
+)
 from hookwire.domain.principal import Principal
-from hookwire.domain.validation import checked, validator_for
-from hookwire.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from hookwire.domain.validation import validator_for
+from hookwire.errors import Conflict, FieldError, NotFound, ValidationFailed
 from hookwire.sandbox import Sandbox
 from hookwire.services.paging import Page, check_limit, decode_cursor, page
 from hookwire.store.base import Store
 from hookwire.timeutil import utcnow
-
-_DESCRIPTION: dict[str, Any] = {"type": "string", "maxLength": 2000}
-CREATE_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "schema"],
-    "properties": {
-        "name": {"type": "string", "pattern": f"^{NAME_RE.pattern}$"},
-        "description": _DESCRIPTION,
-        "schema": {"type": ["object", "boolean"]},
-        "example": {},
-    },
-}
-PATCH_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "description": _DESCRIPTION,
-        "schema": {"type": ["object", "boolean"]},
-        "example": {},
-        "deprecated": {"type": "boolean"},
-    },
-}
-
-
-def _tenant_level(principal: Principal) -> None:
-    """The catalog is the tenant's: every application of the tenant publishes with it, so one
-    application's token may read it but not change it (it could break another's publishing)."""
-    if principal.app_id is not None:
-        raise Forbidden(
-            "event types belong to the tenant, not to an application: create, change and "
-            "deprecate them with a token that has no app_id"
-        )
 
 
 class EventTypeService:
@@ -89,23 +68,23 @@ class EventTypeService:
         merged = sorted([*builtin, *own], key=lambda t: t.name)[: limit + 1]
         return page(merged, limit, lambda t: t.name)
 
-    async def create(self, principal: Principal, body: Any) -> EventType:
-        _tenant_level(principal)
-        fields = checked(CREATE_SCHEMA, body)
-        errors = await self.sandbox.check(
-            principal.tenant_id, fields["schema"], fields.get("example"), "example" in fields
-        )
+    async def create(self, principal: Principal, draft: EventTypeDraft) -> EventType:
+        """The tenant's type ``draft`` describes, version 1, once the sandbox accepts it."""
+        check_catalog_writer(principal)
+        has_example = draft.example is not ABSENT
+        example = draft.example if has_example else None
+        errors = await self.sandbox.check(principal.tenant_id, draft.schema, example, has_example)
         if errors:
             raise ValidationFailed(errors)
-        name = fields["name"]
+        name = draft.name
         if name in self.builtin:
             raise Conflict(f"{name} is a built-in event type")
         now = utcnow()
         created = EventType(
             name=name,
-            description=fields.get("description", ""),
-            schema=fields["schema"],
-            example=fields.get("example"),
+            description=draft.description,
+            schema=draft.schema,
+            example=example,
             tenant_id=principal.tenant_id,
             created_at=now,
             updated_at=now,
@@ -114,12 +93,12 @@ class EventTypeService:
             raise Conflict(f"event type {name} exists already; PATCH it to change it")
         return created
 
-    async def update(self, principal: Principal, name: str, body: Any) -> EventType:
-        _tenant_level(principal)
-        fields = checked(PATCH_SCHEMA, body)
+    async def update(self, principal: Principal, name: str, patch: EventTypePatch) -> EventType:
+        """The tenant's type ``name`` changed by ``patch``: a new version when its schema or
+        example changes (checked in the sandbox), else the newest one changed in place."""
+        check_catalog_writer(principal)
         current = await self._own(principal, name)
-        schema = fields.get("schema", current.schema)
-        example = fields.get("example", current.example)
+        schema, example = patch.schema_for(current), patch.example_for(current)
         new_version = not same_json(schema, current.schema) or not same_json(
             example, current.example
         )
@@ -129,8 +108,8 @@ class EventTypeService:
             raise ValidationFailed(errors)
         changed = dataclasses.replace(
             current,
-            description=fields.get("description", current.description),
-            deprecated=fields.get("deprecated", current.deprecated),
+            description=current.description if patch.description is None else patch.description,
+            deprecated=current.deprecated if patch.deprecated is None else patch.deprecated,
             schema=schema,
             example=example,
             updated_at=utcnow(),
@@ -147,7 +126,7 @@ class EventTypeService:
         return changed
 
     async def deprecate(self, principal: Principal, name: str) -> None:
-        await self.update(principal, name, {"deprecated": True})
+        await self.update(principal, name, EventTypePatch(deprecated=True))
 
     async def _own(self, principal: Principal, name: str) -> EventType:
         if name in self.builtin:

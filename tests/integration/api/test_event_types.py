@@ -291,3 +291,20 @@ async def test_an_applications_token_hears_403_before_anything_about_the_body(
     app_one = api.as_tenant("acme", app="app-1")
     answer = await app_one.client.request(method, path, json=body)
     assert answer.status_code == 403, answer.text
+
+
+async def test_an_example_given_as_null_is_checked_and_a_patched_null_clears_it(api: Api) -> None:
+    """``"example": null`` is an example (checked against the schema), not a missing one; in a
+    PATCH it clears the example (a new version), where leaving it out keeps it."""
+    refused = await api.client.post(
+        TYPES, json={"name": "null.example", "schema": RFP_SCHEMA, "example": None}
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["/example"]
+    await create_rfp(api)
+    kept = await api.client.patch(f"{TYPES}/rfp.created", json={"description": "d"})
+    assert (kept.json()["version"], kept.json()["example"]) == (1, RFP_EXAMPLE)
+    cleared = await api.client.patch(f"{TYPES}/rfp.created", json={"example": None})
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["version"], cleared.json()["example"]) == (2, None)
+    assert cleared.json()["description"] == "d"

@@ -10,8 +10,13 @@ from starlette.responses import Response
 from hookwire.api import openapi
 from hookwire.api.deps import JsonBody, PrincipalDep, ServicesDep
 from hookwire.api.responses import JSON
-from hookwire.domain.event_type import MAX_VERSION
-from hookwire.services.event_types import CREATE_SCHEMA, PATCH_SCHEMA
+from hookwire.domain.event_requests import (
+    TYPE_CREATE_SCHEMA,
+    TYPE_PATCH_SCHEMA,
+    read_event_type,
+    read_event_type_patch,
+)
+from hookwire.domain.event_type import MAX_VERSION, check_catalog_writer
 from hookwire.services.paging import MAX_LIMIT
 
 PREFIX = "/api/v1/event-types"
@@ -34,12 +39,13 @@ async def list_event_types(
 @router.post(
     "",
     status_code=201,
-    openapi_extra=openapi.body(CREATE_SCHEMA),
+    openapi_extra=openapi.body(TYPE_CREATE_SCHEMA),
     responses=openapi.returns(201, openapi.EVENT_TYPE, "created (version 1)"),
 )
 async def create_event_type(services: ServicesDep, principal: PrincipalDep, body: JsonBody) -> JSON:
     """Add a type of your own: a name and a JSON Schema (draft 2020-12) for `data`."""
-    created = await services.event_types.create(principal, body)
+    check_catalog_writer(principal)  # an application's token: 403 before anything about its body
+    created = await services.event_types.create(principal, read_event_type(body))
     location = {"Location": f"{PREFIX}/{created.name}"}
     return JSON(created.to_public(), status_code=201, headers=location)
 
@@ -66,14 +72,16 @@ async def get_event_type_version(
 
 @router.patch(
     "/{name}",
-    openapi_extra=openapi.body(PATCH_SCHEMA),
+    openapi_extra=openapi.body(TYPE_PATCH_SCHEMA),
     responses=openapi.returns(200, openapi.EVENT_TYPE, "updated; a schema change is a new version"),
 )
 async def update_event_type(
     services: ServicesDep, principal: PrincipalDep, name: Name, body: JsonBody
 ) -> JSON:
     """Change a type: a new schema or example makes a new version."""
-    return JSON((await services.event_types.update(principal, name, body)).to_public())
+    check_catalog_writer(principal)  # an application's token: 403 before anything about its body
+    patch = read_event_type_patch(body)
+    return JSON((await services.event_types.update(principal, name, patch)).to_public())
 
 
 @router.delete("/{name}", status_code=204, responses=openapi.returns(204, None, "deprecated"))
