@@ -50,11 +50,10 @@ class EventService:
         self.metrics = metrics
 
     async def publish(
-        self, principal: Principal, draft: EventDraft, idempotency_key: str | None = None
+        self, principal: Principal, draft: EventDraft, key: str | None = None
     ) -> Receipt:
         """Publish ``draft`` once its ``data`` is valid for its type, or replay the first
-        answer for ``idempotency_key`` (checked at the edge) to the same request."""
-        key = idempotency_key
+        answer to the same request with the Idempotency-Key ``key`` (read at the edge)."""
         event_type = await self.event_types.resolve(principal, draft.type)
         errors = await self.event_types.data_errors(event_type, draft.data)
         if errors:
