@@ -1,27 +1,14 @@
-"""The benchmark instrument of issue 5, in one command.
+"""The benchmarks in one command: each scenario script in turn, then one table of their figures,
+the ratios to the ceilings measured in the same run, and issue 5's bars.
 
-    .venv/bin/python bench/run.py [--quick] [--store sqlite|postgres|both]
-                                  [--only drain,publish,inbound,latency,growth,retries]
-                                  [--events N] [--sizes 10000,1000000] [--no-record]
+    .venv/bin/python bench/run.py [--quick] [--store sqlite|postgres|both] [--no-record]
+        [--only drain,fanout,retries,latency,publish,inbound,growth]
+        [--events 20000] [--sizes 10000,1000000]
 
-It runs each scenario script as a child process, one after the other, and collects the JSON
-lines they print (each has a ``scenario`` key; they are echoed to stdout as they come, the
-scripts' progress goes to stderr):
-
-- bench/deliver.py: ``drain`` (20,000 events to 1 webhook, and to 10 webhooks), ``retries``
-  (the same drain against a receiver failing 10 % of requests) and ``latency`` (open loop at
-  200 and 500 events/s);
-- bench/http_publish.py: ``publish`` (wrk POSTing events over HTTP) and ``inbound`` (wrk
-  POSTing GitHub-signed requests to an inbound webhook);
-- bench/growth.py: ``growth`` (claim time and worker memory with 10k and 1M pending
-  deliveries; skipped with a message while that script does not exist).
-
-Then it appends ONE section to bench/RESULTS.md: date, machine, commit and receiver, the
-table "figure | SQLite | PostgreSQL | ceiling | bar | met?" with every bar of the issue and
-the informative figures (bench/report.py), then the details per scenario. A script that fails
-or times out does not stop the others: its failure is recorded in the table (``failed``) and
-in the details, and the command exits non-zero at the end. Ctrl-C or SIGTERM stops the running
-script (which cleans up after itself) and records nothing.
+The scripts run one after the other as child processes; each prints its JSON lines (and
+appends them to bench/results/ unless --no-record), and this command reads them from their
+stdout. A script that fails or overruns (45 min) does not stop the others; the command then
+exits 1. Ctrl-C or SIGTERM stops the running script, which cleans up after itself.
 """
 
 from __future__ import annotations
@@ -31,245 +18,148 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Final
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ as a package
-from bench import report
-
-ROOT: Final = Path(__file__).resolve().parent.parent
-BENCH: Final = ROOT / "bench"
-RESULTS: Final = BENCH / "RESULTS.md"
-SCENARIOS: Final = ("drain", "publish", "inbound", "latency", "growth", "retries")
-STOP_GRACE_S: Final = 90.0  # after SIGTERM, before SIGKILL (the scripts drop their databases)
-
-
-def progress(message: str) -> None:
-    print(f"[run] {message}", file=sys.stderr, flush=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    quick: bool
-    store: str
-    only: tuple[str, ...]
-    events: int | None
-    sizes: str | None
-    record: bool
-    argv: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    """A scenario script, the scenarios it measures and how to call it."""
-
-    path: Path
-    scenarios: tuple[str, ...]
-    arguments: Callable[[Options, tuple[str, ...]], list[str]]
-    timeout_s: float  # a backstop: the scripts cap every step themselves
-
-    @property
-    def name(self) -> str:
-        return f"bench/{self.path.name}"
+BENCH: Final = Path(__file__).resolve().parent
+SCRIPTS: Final = {
+    "deliver.py": ("drain", "fanout", "retries", "latency"),
+    "http_publish.py": ("publish", "inbound"),
+    "growth.py": ("growth",),
+}
+# per scenario: the fields that tell its measurements apart, and the figures shown
+FIGURES: Final = {
+    "drain": (("webhooks",), ("per_s", "startup_s")),
+    "retries": ((), ("first_ok_per_s", "first_failed", "retried")),
+    "latency": (("rate",), ("p50_ms", "p95_ms", "p99_ms", "api_ready_s")),
+    "publish": ((), ("events_per_s", "p50_ms", "p99_ms")),
+    "inbound": ((), ("events_per_s", "p50_ms", "p99_ms")),
+    "growth": (("pending",), ("claim_ms_p50", "worker_rss_mib_max", "startup_s")),
+}
+Check = Callable[[str, float, float | None], bool]  # store, value, ratio → met
+BARS: Final[dict[tuple[str, str], tuple[str, Check]]] = {
+    ("drain", "per_s"): ("≥ 0.5x SQLite, ≥ 0.3x PostgreSQL",
+                         lambda s, _, r: r is not None and r >= (0.5 if s == "sqlite" else 0.3)),
+    ("publish", "events_per_s"): ("≥ 2,000/s", lambda _, v, __: v >= 2000),
+    ("latency", "p99_ms"): ("at 500/s: ≤ 25 ms SQLite, ≤ 50 ms PostgreSQL",
+                            lambda s, v, _: v <= (25 if s == "sqlite" else 50)),
+    ("growth", "claim_ms_p50"): ("largest size: ≤ 1.5x the smallest",
+                                 lambda _, __, r: r is not None and r <= 1.5),
+}  # fmt: skip
+STORES: Final = ("sqlite", "postgres")
+Line = dict[str, Any]
 
 
-def _common(options: Options) -> list[str]:
-    return ["--store", options.store, *(["--quick"] if options.quick else [])]
+def cell(line: Line | None, key: str) -> tuple[str, bool]:
+    """The text of one figure (its ratio in brackets, what spoils it) and whether it can meet a
+    bar: measured, not capped, no event lost, no wrong answer."""
+    if line is None or "failed" in line or line.get(key) is None:
+        return ("failed" if line and "failed" in line else "-"), False
+    ratio = line.get("ratios", {}).get(key)
+    text = f"{line[key]:,.2f}".rstrip("0").rstrip(".") + (f" ({ratio:.2f}x)" if ratio else "")
+    lost = line.get("send_errors", 0) + line.get("unanswered", 0)
+    lost += line["sent"] - line["arrived"] if "sent" in line else 0  # latency: sends lost
+    spoilt = [flag for flag, on in (("capped", line.get("capped")), (f"{lost} lost", lost),
+              ("wrong answers", line.get("unexpected_status"))) if on]  # fmt: skip
+    return text + (f" ({', '.join(spoilt)})" if spoilt else ""), not spoilt
 
 
-def _deliver_arguments(options: Options, chosen: tuple[str, ...]) -> list[str]:
-    wanted = {"drain": "drain,fanout", "retries": "retries", "latency": "latency"}
-    scenarios = ",".join(wanted[name] for name in chosen)
-    events = ["--events", str(options.events)] if options.events else []
-    return [*_common(options), "--scenarios", scenarios, *events]
+def table(lines: Sequence[Line]) -> str:
+    out = ["| scenario | figure | SQLite | PostgreSQL | ceiling | bar | met? |",
+           "|---|---|--:|--:|--:|---|---|"]  # fmt: skip
+    for scenario, (fields, keys) in FIGURES.items():
+        mine = [line for line in lines if line.get("scenario") == scenario]
+        idents = list(dict.fromkeys(tuple(line.get(f) for f in fields) for line in mine))
+        for ident in idents:
+            match = [ln for ln in mine if tuple(ln.get(f) for f in fields) == ident]
+            last = {ln["store"]: ln for ln in match}  # the last line per store
+            name = " ".join([scenario, *(f"{f}={v}" for f, v in zip(fields, ident, strict=True))])
+            for key in keys:
+                cells = {store: cell(last.get(store), key) for store in (*STORES, "ceiling")}
+                if all(text == "-" for text, _ in cells.values()):
+                    continue
+                bar, check = BARS.get((scenario, key), ("", None))
+                elsewhere = {"latency": ident != (500.0,), "growth": ident != max(idents)}
+                if check is None or elsewhere.get(scenario):
+                    bar, check = "", lambda *_: False
+                verdicts = []
+                for store in STORES if bar else ():
+                    if (text_ok := cells[store]) and text_ok[0] != "-":
+                        line = last[store]
+                        met = text_ok[1] and check(
+                            store, line[key], line.get("ratios", {}).get(key)
+                        )
+                        verdicts.append(f"{store} {'yes' if met else 'NO'}")
+                texts = [cells[store][0] for store in (*STORES, "ceiling")]
+                out.append("| " + " | ".join([name, key, *texts, bar, " · ".join(verdicts)]) + " |")
+    return "\n".join(out)
 
 
-def _publish_arguments(options: Options, chosen: tuple[str, ...]) -> list[str]:
-    return [*_common(options), "--scenarios", ",".join(chosen)]
+def arguments(script: str, chosen: Sequence[str], args: argparse.Namespace) -> list[str]:
+    argv = ["--store", args.store] + ["--quick"] * args.quick + ["--no-record"] * args.no_record
+    if script == "growth.py":
+        return argv + (["--sizes", args.sizes] if args.sizes else [])
+    argv += ["--scenarios", ",".join(chosen)]
+    return argv + (["--events", str(args.events)] if args.events and script == "deliver.py" else [])
 
 
-def _growth_arguments(options: Options, _chosen: tuple[str, ...]) -> list[str]:
-    return [*_common(options), *(["--sizes", options.sizes] if options.sizes else [])]
-
-
-SCRIPTS: Final = (
-    Script(BENCH / "deliver.py", ("drain", "retries", "latency"), _deliver_arguments, 45 * 60),
-    Script(BENCH / "http_publish.py", ("publish", "inbound"), _publish_arguments, 25 * 60),
-    Script(BENCH / "growth.py", ("growth",), _growth_arguments, 45 * 60),
-)
-
-
-@dataclass(slots=True)
-class Run:
-    """Everything collected: the JSON lines, and what happened to each script."""
-
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    scripts: list[str] = field(default_factory=list)  # "bench/x.py: exit 0 after 3.2 min"
-    failed: bool = False
-    child: subprocess.Popen[bytes] | None = None
-    interrupted: bool = False
-    timed_out: bool = False  # the running script overran its timeout
-
-
-def collect(run: Run, raw: bytes) -> None:
-    """Keep (and echo) a JSON line with a ``scenario``; the scripts' other output is dropped
-    (bench/deliver.py writes its own markdown to bench/results-deliver.md)."""
-    text = raw.decode(errors="replace").strip()
-    if not text.startswith("{"):
-        return
-    try:
-        line = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return
-    if isinstance(line, dict) and "scenario" in line:
-        run.lines.append(line)
-        print(text, flush=True)
-
-
-def stop_child(run: Run) -> None:
-    """SIGTERM to the running script (it stops its processes and drops its database), then
-    SIGKILL if it is still there STOP_GRACE_S later."""
-    child = run.child
-    if child is None or child.poll() is not None:
-        return
-    child.send_signal(signal.SIGTERM)
-    threading.Timer(STOP_GRACE_S, kill_if_running, (child,)).start()
-
-
-def kill_if_running(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.kill()
-
-
-def time_out(run: Run) -> None:
-    run.timed_out = True
-    stop_child(run)
-
-
-def run_script(run: Run, script: Script, chosen: tuple[str, ...], options: Options) -> None:
-    """One script as a child process (its own session: a signal to this process is forwarded
-    once, by :func:`stop_child`); its JSON lines collected; a failure recorded."""
-    argv = [sys.executable, str(script.path), *script.arguments(options, chosen)]
-    progress(f"{' '.join([script.name, *argv[2:]])} ...")
-    started = time.monotonic()
-    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True)
-    run.child, run.timed_out = child, False
-    timer = threading.Timer(script.timeout_s, time_out, (run,))
+def run_script(
+    script: str, argv: list[str], lines: list[Line], running: list[subprocess.Popen[bytes]]
+) -> int:
+    """One script as a child in its own session; its JSON lines collected and echoed."""
+    print(f"[run] bench/{script} {' '.join(argv)}", file=sys.stderr, flush=True)
+    child = subprocess.Popen([sys.executable, str(BENCH / script), *argv], cwd=BENCH.parent,
+                             stdout=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    running[:] = [child]
+    timer = threading.Timer(45 * 60, child.terminate)
     timer.start()
     try:
-        assert child.stdout is not None
-        for raw in child.stdout:
-            collect(run, raw)
-        code = child.wait()
+        for raw in child.stdout or ():
+            if raw.startswith(b"{") and "scenario" in (line := orjson.loads(raw)):
+                lines.append(line)
+                print(raw.decode().strip(), flush=True)
+        return child.wait()
     finally:
         timer.cancel()
-        run.child = None
-    minutes = (time.monotonic() - started) / 60
-    run.scripts.append(f"{script.name}: exit {code} after {minutes:.1f} min")
-    progress(run.scripts[-1])
-    if code != 0 and not run.interrupted:
-        timed_out = f" (stopped after its {script.timeout_s / 60:.0f} min)" if run.timed_out else ""
-        why = f"{script.name} exited with {code}{timed_out}"
-        fail_all(run, chosen, why + "; its stderr says why")
-
-
-def fail_all(run: Run, scenarios: Sequence[str], why: str) -> None:
-    """Record a whole script's failure: every figure of its scenarios that has no line."""
-    run.failed = True
-    for scenario in scenarios:
-        run.lines.append({"scenario": scenario, "store": "all", "failed": why})
-
-
-def section(run: Run, options: Options, started: dict[str, str], wall_s: float) -> str:
-    """The markdown appended to RESULTS.md."""
-    receivers = sorted({str(line["receiver"]) for line in run.lines if line.get("receiver")})
-    command = " ".join([".venv/bin/python", "bench/run.py", *options.argv])
-    facts = [
-        f"- date (UTC): {started['date']}; wall time {wall_s / 60:.1f} min",
-        f"- machine: {started['machine']}",
-        f"- load average at start: {started['load']}; at end: {report.load_average()}",
-        f"- commit: {started['commit']}",
-        f"- receiver: {', '.join(receivers) or '-'}",
-        f"- command: `{command}`",
-        *(f"- {done}" for done in run.scripts),
-    ]
-    rates = sorted({float(ln["rate"]) for ln in run.lines if isinstance(ln.get("rate"), float)})
-    return "\n\n".join(
-        [
-            f"## issue 5: hookwire against its bars (bench/run.py), {started['date']}",
-            "\n".join(facts),
-            report.summary_table(run.lines, rates or (200.0, 500.0)),
-            "In brackets: the ratio to the ceiling of the same run (retries: to the plain "
-            "drain of the same run). `failed`: see the failures below; `-`: not measured. "
-            "CPU in cores (of 2) from /proc: `other` is the rest of the machine's busy time.",
-            "### Details\n\n" + report.details(run.lines),
-        ]
-    )
-
-
-def parse_options(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter latency and wrk runs")
-    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated, of {','.join(SCENARIOS)}")  # fmt: skip
-    parser.add_argument("--events", type=int, help="events per drain (bench/deliver.py)")
-    parser.add_argument("--sizes", help="pending deliveries (bench/growth.py), e.g. 10000,1000000")
-    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
-    raw = tuple(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(raw)
-    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
-    if not only or set(only) - set(SCENARIOS):
-        parser.error(f"--only takes a comma-separated list of {', '.join(SCENARIOS)}")
-    if args.events is not None and args.events < 1:
-        parser.error("--events must be positive")
-    return Options(args.quick, args.store, only, args.events, args.sizes, not args.no_record, raw)
-
-
-def interrupt(run: Run) -> Callable[[int, FrameType | None], None]:
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        progress(f"{signal.Signals(signum).name}: stopping the running script, recording nothing")
-        run.interrupted = True
-        stop_child(run)
-
-    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    options = parse_options(argv)
-    run = Run()
+    scenarios = [name for names in SCRIPTS.values() for name in names]
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter timed runs")
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--only", default=",".join(scenarios), help=f"of {','.join(scenarios)}")
+    parser.add_argument("--events", type=int, help="events per drain (bench/deliver.py)")
+    parser.add_argument("--sizes", help="pending deliveries (bench/growth.py)")
+    parser.add_argument("--no-record", action="store_true", help="write no JSON line")
+    args = parser.parse_args(argv)
+    if set(only := args.only.split(",")) - set(scenarios):
+        parser.error(f"--only takes a comma-separated list of {', '.join(scenarios)}")
+    lines: list[Line] = []
+    running: list[subprocess.Popen[bytes]] = []
+    stopped = threading.Event()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        stopped.set()
+        for child in running:
+            child.terminate()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, interrupt(run))
-    started_at = time.monotonic()
-    started = {"date": report.utc_now(), "machine": report.machine(),
-               "load": report.load_average(), "commit": report.commit()}  # fmt: skip
-    for script in SCRIPTS:
-        chosen = tuple(name for name in script.scenarios if name in options.only)
-        if not chosen or run.interrupted:
-            continue
-        if not script.path.exists():
-            message = f"{script.name} does not exist (yet): {', '.join(chosen)} skipped"
-            progress(message)
-            run.scripts.append(message)
-            continue
-        run_script(run, script, chosen, options)
-    if run.interrupted:
+        signal.signal(signum, interrupt)
+    failed = []
+    for script, names in SCRIPTS.items():
+        if (chosen := [name for name in names if name in only]) and not stopped.is_set():
+            code = run_script(script, arguments(script, chosen, args), lines, running)
+            failed += [f"bench/{script} exited with {code}"] if code else []
+    if stopped.is_set():
         raise SystemExit(130)
-    text = section(run, options, started, time.monotonic() - started_at)
-    print("\n" + text, flush=True)
-    if options.record:
-        with RESULTS.open("a", encoding="utf-8") as results:
-            results.write("\n" + text + "\n")
-        progress(f"appended to {RESULTS.relative_to(ROOT)}")
-    progress(f"whole run {(time.monotonic() - started_at) / 60:.1f} min")
-    if run.failed or any("failed" in line for line in run.lines):
-        raise SystemExit(1)
+    print(f"\n{table(lines)}\n\nIn brackets: the ratio to the ceiling of the same run (retries: "
+          "to the plain drain; growth: to the smallest size).", flush=True)  # fmt: skip
+    print(f"[run] {'; '.join(failed) or 'every script exited with 0'}", file=sys.stderr)
+    raise SystemExit(1 if failed or any("failed" in line for line in lines) else 0)
 
 
 if __name__ == "__main__":
