@@ -36,6 +36,7 @@ from hookwire.delivery.worker import WorkerConfig
 from hookwire.ids import is_id
 from hookwire.store import open_store
 from hookwire.store.base import Job, Store
+from hookwire.store.flows import LEASE_MARGIN_MS
 from hookwire.store.postgres import Q as PG_QUERIES
 from hookwire.store.sqlite_codec import Q as SQLITE_QUERIES
 from hookwire.timeutil import iso, utcnow
@@ -274,7 +275,7 @@ async def pg_explain(conn: asyncpg.Connection, generic: bool) -> str:
     query, now = PG_QUERIES["claim_due"], utcnow()
     # the lease margin is hookwire's (30 s; the plan does not depend on it): a parameter the
     # query gains later fails here by its name
-    values = {"now": now, "limit": BATCH, "lease_margin_ms": 30_000}
+    values = {"now": now, "limit": BATCH, "lease_margin_ms": LEASE_MARGIN_MS}
     transaction = conn.transaction()
     await transaction.start()
     try:
