@@ -16,31 +16,35 @@ import orjson
 
 from hookwire.store import rows
 from hookwire.store.queries import load
+from hookwire.store.rows import JSON_COLUMNS, TIME_COLUMNS
 from hookwire.store.steps import Execute, ExecuteMany, Fetch, InsertEvent, Step
 from hookwire.timeutil import iso, parse_iso
 
 Q = load("sqlite")
 
 
-def _value(name: str, value: Any) -> Any:
-    if name in rows.JSON_COLUMNS or isinstance(value, list | dict | tuple):
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        return iso(value)
-    return value
+_JSON_VALUES = (list, dict, tuple)
 
 
 def encode(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain values -> SQLite values."""
-    return {name: _value(name, value) for name, value in params.items()}
+    """Plain values -> SQLite values (one loop, no call per value: the writer's hot path)."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in JSON_COLUMNS or isinstance(value, _JSON_VALUES):
+            out[name] = orjson.dumps(value).decode()
+        elif isinstance(value, datetime):
+            out[name] = iso(value)
+        else:
+            out[name] = value
+    return out
 
 
 def decode(row: sqlite3.Row) -> dict[str, Any]:
     """A fetched row -> plain values."""
     values = dict(row)
-    for name in rows.JSON_COLUMNS & values.keys():
+    for name in JSON_COLUMNS & values.keys():
         values[name] = orjson.loads(values[name])
-    for name in rows.TIME_COLUMNS & values.keys():
+    for name in TIME_COLUMNS & values.keys():
         if values[name] is not None:
             values[name] = parse_iso(values[name])
     return values
