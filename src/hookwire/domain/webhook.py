@@ -169,6 +169,21 @@ class WebhookDraft:
     envelope: Envelope = "event"
     secret: str | None = None  # None: generated
 
+    def to_json(self) -> dict[str, Any]:
+        """The create body that reads back to this draft (``webhook_requests.read_draft``):
+        every field that is set, as JSON values."""
+        body: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            body[name] = value
+        return body
+
     def rule_fields(self) -> dict[str, Any]:
         """What the rules shared with a patch (:func:`_rule_errors`) read."""
         return {

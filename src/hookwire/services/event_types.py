@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hookwire.catalog.builtin import load_builtin
+from hookwire.domain.event_requests import verify_event_type, verify_event_type_patch
 from hookwire.domain.event_type import (
     ABSENT,
     NAME_RE,
@@ -71,6 +72,7 @@ class EventTypeService:
     async def create(self, principal: Principal, draft: EventTypeDraft) -> EventType:
         """The tenant's type ``draft`` describes, version 1, once the sandbox accepts it."""
         check_catalog_writer(principal)
+        verify_event_type(draft)
         has_example = draft.example is not ABSENT
         example = draft.example if has_example else None
         errors = await self.sandbox.check(principal.tenant_id, draft.schema, example, has_example)
@@ -97,6 +99,7 @@ class EventTypeService:
         """The tenant's type ``name`` changed by ``patch``: a new version when its schema or
         example changes (checked in the sandbox), else the newest one changed in place."""
         check_catalog_writer(principal)
+        verify_event_type_patch(patch)
         current = await self._own(principal, name)
         schema, example = patch.schema_for(current), patch.example_for(current)
         new_version = not same_json(schema, current.schema) or not same_json(

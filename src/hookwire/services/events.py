@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from hookwire.domain.delivery import Delivery, fan_out
 from hookwire.domain.event import IDEMPOTENCY_TTL, Event, EventDraft, accepted, build
+from hookwire.domain.event_requests import read_idempotency_key, verify_event
 from hookwire.domain.filters import DeliveryQuery, EventQuery
 from hookwire.domain.principal import Principal
 from hookwire.errors import Conflict, NotFound, ValidationFailed
@@ -54,6 +55,8 @@ class EventService:
     ) -> Receipt:
         """Publish ``draft`` once its ``data`` is valid for its type, or replay the first
         answer to the same request with the Idempotency-Key ``key`` (read at the edge)."""
+        read_idempotency_key(key)  # what the edge read: the guard against typed input made
+        verify_event(draft)  # elsewhere (each a few microseconds; data is walked once, below)
         event_type = await self.event_types.resolve(principal, draft.type)
         errors = await self.event_types.data_errors(event_type, draft.data)
         if errors:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from hookwire.domain import envelope
 from hookwire.domain import webhook as rules
+from hookwire.domain import webhook_requests as requests
 from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.filters import WebhookQuery
@@ -119,6 +120,7 @@ class WebhookService:
     # --- writes ------------------------------------------------------------------------
 
     async def create(self, principal: Principal, draft: WebhookDraft) -> WithSecret:
+        requests.verify_draft(draft)
         rules.check_draft(draft, self.config.pause_after_failures)
         scheme, inbound = draft.signature_scheme, draft.direction == "inbound"
         if not inbound:
@@ -150,6 +152,7 @@ class WebhookService:
         self, principal: Principal, webhook_id: str, patch: WebhookPatch, expected_version: int
     ) -> Webhook:
         """Apply ``patch`` if the webhook is still at ``expected_version`` (else 409)."""
+        requests.verify_patch(patch)
         current = await self.get(principal, webhook_id)
         if current.version != expected_version:
             raise _stale(current)
