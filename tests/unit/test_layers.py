@@ -70,13 +70,26 @@ def imported(path: Path) -> Iterator[str]:
     """Every hookwire name ``path`` imports, without the ``hookwire.`` prefix: a module, or
     a module and the name taken from it (``services.ports.Courier``)."""
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            names = ["hookwire.<relative import>"]  # src imports absolutely: never allowed
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names = [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.Call) and _dynamic(node):
+            names = [node.args[0].value]  # type: ignore[attr-defined]
         else:
             continue
         yield from (n.removeprefix("hookwire.") for n in names if n.startswith("hookwire."))
+
+
+def _dynamic(call: ast.Call) -> bool:
+    """``importlib.import_module("hookwire…")`` or ``__import__("hookwire…")``."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    first = call.args[0] if call.args else None
+    text = isinstance(first, ast.Constant) and isinstance(first.value, str)
+    return name in {"import_module", "__import__"} and text
 
 
 def part(module: str) -> str:
@@ -119,6 +132,15 @@ def test_the_rule_catches_a_wrong_way_import(tmp_path: Path) -> None:
     assert violations("services.webhooks", service) == [
         "services.webhooks imports delivery.worker.send_once",
         "services.webhooks imports api",
+    ]
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text(
+        "import importlib\nfrom ..api import deps\n"
+        "def f():\n    return importlib.import_module('hookwire.runtime')\n"
+    )
+    assert violations("services.sneaky", sneaky) == [
+        "services.sneaky imports <relative import>",
+        "services.sneaky imports runtime",
     ]
     ports = tmp_path / "courier.py"
     ports.write_text("from hookwire.services.ports import Courier\n")

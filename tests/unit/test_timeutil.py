@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from hookwire.domain.webhook_requests import read_window
 from hookwire.timeutil import is_date_time, iso, parse_iso, parse_moment
 
 
@@ -71,3 +72,11 @@ def test_a_parameter_is_read_in_utc_and_refused_outside_its_calendar() -> None:
         parse_moment("1700000000")
     with pytest.raises(ValueError, match="out of range"):
         parse_moment("0001-01-01T00:01:00+01:00")
+
+
+def test_a_recover_window_reads_every_date_time_the_format_accepts() -> None:
+    """RFC 3339 allows a lowercase "t" and "z"; the window's schema accepts them, so reading
+    them must not fail afterwards (it was a 422 "Invalid isoformat string")."""
+    window = read_window({"since": "2026-01-01t00:00:00z", "until": "2026-01-02T00:00:00Z"})
+    assert window.since == datetime(2026, 1, 1, tzinfo=UTC)
+    assert window.until == datetime(2026, 1, 2, tzinfo=UTC)

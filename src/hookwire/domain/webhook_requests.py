@@ -158,7 +158,7 @@ def _moment(fields: Mapping[str, Any], name: str) -> datetime | None:
     if name not in fields:
         return None
     try:
-        return parse_iso(fields[name])
+        return parse_iso(fields[name].upper())  # RFC 3339 allows "t" and "z"
     except ValueError as exc:
         raise ValidationFailed.at(f"/{name}", str(exc)) from exc
 
