@@ -57,14 +57,18 @@ def publish(event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Flow[P
     return Published(deliveries=(yield from publish_in(event, fan_out)))
 
 
-def receive(message: InboundMessage, event: Event | None, fan_out: FanOut) -> Flow[Received]:
-    """Store ``message`` unless its webhook has one with the same dedupe key, and publish."""
+def receive(
+    message: InboundMessage, event: Event | None, fan_out: FanOut
+) -> Flow[tuple[Received, bool]]:
+    """Store ``message`` unless its webhook has one with the same dedupe key, and publish;
+    whether deliveries are due now."""
     row = rows.inbound_to_row(message)
     if (yield from one("insert_inbound_message", row)) is None:
         earlier = yield from one("inbound_duplicate", row)
-        return Received(earlier["id"] if earlier else None, duplicate=True)
+        return Received(earlier["id"] if earlier else None, duplicate=True), False
     deliveries = (yield from publish_in(event, fan_out)) if event is not None else []
-    return Received(message.id, deliveries=len(deliveries))
+    due = any(d.status == "pending" for d in deliveries)
+    return Received(message.id, deliveries=len(deliveries)), due
 
 
 def update_webhook(

@@ -224,8 +224,8 @@ class SQLStore(ABC):
     async def receive(
         self, message: InboundMessage, event: Event | None, fan_out: FanOut
     ) -> Received:
-        received = await self._transaction(flows.receive, message, event, fan_out)
-        if received.deliveries:
+        received, due = await self._transaction(flows.receive, message, event, fan_out)
+        if due:
             self._poke()
         return received
 
