@@ -30,7 +30,7 @@ from hookwire.store.base import (
     Settlement,
     Transition,
 )
-from hookwire.store.steps import Flow, execute, execute_many, fetch, insert_event, one
+from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, insert_event, one
 
 LEASE_MARGIN_MS: Final = round(LEASE_MARGIN.total_seconds() * 1000)
 
@@ -89,7 +89,7 @@ def update_webhook(
     return stored
 
 
-def reconcile(webhook: Webhook, now: datetime, before: rows.Row | None = None) -> Flow[None]:
+def reconcile(webhook: Webhook, now: datetime, before: Row | None = None) -> Flow[None]:
     """Bring the webhook's waiting deliveries in line with its state (``rows.reconcile``)."""
     statement = rows.reconcile(webhook, before)
     if statement is not None:

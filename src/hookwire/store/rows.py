@@ -33,8 +33,7 @@ from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import ENGINE_FIELDS, FIXED_FIELDS, Webhook
 from hookwire.store.base import IdempotencyKey, Job, QueueStats, Settlement
-
-Row = Mapping[str, Any]
+from hookwire.store.steps import Row
 
 # A column's type follows from its name, the same in every table and query
 # (tests/integration/test_columns.py checks these against the PostgreSQL schema). SQLite keeps
