@@ -284,7 +284,8 @@ def test_is_active(enabled: bool, paused: bool, deleted: bool, active: bool) -> 
 
 def test_to_public_has_exactly_the_seed_fields(hook: wh.Webhook) -> None:
     public = hook.to_public()
-    extra = {"envelope", "public_key", "signature_options", "rejected_requests", "last_rejected_at"}
+    extra = {"envelope", "public_key", "signature_options", "rejected_requests", "last_rejected_at",
+             "rate_limit", "max_in_flight", "ordering"}  # fmt: skip
     assert set(public) == SEED_FIELDS | extra
     assert "secret" not in public
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", public["created_at"])

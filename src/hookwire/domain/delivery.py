@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 from hookwire.domain import envelope, patterns
 from hookwire.domain.event import Event
 from hookwire.domain.outcome import Outcome
-from hookwire.domain.webhook import Envelope, Webhook
+from hookwire.domain.webhook import Envelope, Webhook, gated
 from hookwire.timeutil import iso
 
 Status = Literal["pending", "in_flight", "succeeded", "failed", "held", "cancelled"]
@@ -35,8 +35,10 @@ class Delivery:
     updated_at: datetime
     app_id: str | None = None
     attempt_count: int = 0
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # None while pending: waits for an earlier one (FIFO)
     lease_expires_at: datetime | None = None
+    gated: bool = False  # its webhook's flow control applies (domain.flow)
+    ordering_key: str | None = None  # its event's
 
     def to_public(self, attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -69,6 +71,13 @@ class Candidate:
     connector_id: str | None = None
     envelope: Envelope = "event"
     paused_at: datetime | None = None
+    rate_limit: object = None  # as stored; only whether it is set matters here
+    max_in_flight: int | None = None
+    ordering: str = "none"
+
+    @property
+    def gated(self) -> bool:
+        return gated(self.rate_limit, self.max_in_flight, self.ordering)
 
     @classmethod
     def of(cls, webhook: Webhook) -> Candidate:
@@ -116,6 +125,8 @@ def fan_out(
                 created_at=event.created_at,
                 updated_at=event.created_at,
                 next_attempt_at=None if held else event.created_at,
+                gated=webhook.gated,
+                ordering_key=event.ordering_key,
             )
         )
     return deliveries

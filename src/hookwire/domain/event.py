@@ -17,7 +17,7 @@ from hookwire.domain.principal import Principal
 from hookwire.timeutil import iso
 
 IDEMPOTENCY_TTL: Final = timedelta(hours=24)  # how long an Idempotency-Key holds
-OPTIONAL_FIELDS: Final = ("connector_id", "customer_id", "state", "tags")
+OPTIONAL_FIELDS: Final = ("connector_id", "customer_id", "state", "tags", "ordering_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class Event:
     customer_id: str | None = None
     state: str | None = None
     tags: tuple[str, ...] = ()
+    ordering_key: str | None = None  # FIFO webhooks send one key's events one at a time
 
     def to_public(self, delivery_ids: Sequence[str] | None = None) -> dict[str, Any]:
         body = {
@@ -48,6 +49,7 @@ class Event:
             "customer_id": self.customer_id,
             "state": self.state,
             "tags": list(self.tags),
+            "ordering_key": self.ordering_key,
             "created_at": iso(self.created_at),
         }
         if delivery_ids is not None:
@@ -71,6 +73,7 @@ class EventDraft:
     customer_id: str | None = None
     state: str | None = None
     tags: tuple[str, ...] = ()
+    ordering_key: str | None = None
     given: frozenset[str] | None = None
 
     def request_hash(self) -> str:
@@ -93,7 +96,7 @@ def build(
         id=event_id, tenant_id=principal.tenant_id, app_id=principal.app_id,
         type=event_type.name, type_version=event_type.version, data=draft.data,
         connector_id=draft.connector_id, customer_id=draft.customer_id, state=draft.state,
-        tags=draft.tags, created_at=now,
+        tags=draft.tags, ordering_key=draft.ordering_key, created_at=now,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from hookwire.domain.event import EventDraft
 from hookwire.domain.event_type import ABSENT, NAME_RE, EventTypeDraft, EventTypePatch
+from hookwire.domain.flow import ORDERING_KEY_SCHEMA
 from hookwire.domain.validation import checked
 from hookwire.errors import BadRequest, ValidationFailed
 
@@ -32,6 +33,7 @@ PUBLISH_SCHEMA: Final[dict[str, Any]] = {
         "connector_id": _TEXT,
         "customer_id": _TEXT,
         "state": _TEXT,
+        "ordering_key": ORDERING_KEY_SCHEMA,
         "tags": {
             "type": "array",
             "maxItems": 50,
@@ -86,6 +88,7 @@ def read_event(body: Any) -> EventDraft:
         customer_id=fields.get("customer_id"),
         state=fields.get("state"),
         tags=tuple(fields.get("tags", ())),
+        ordering_key=fields.get("ordering_key"),
         given=frozenset(fields).difference(_REQUIRED),
     )
 
@@ -125,7 +128,7 @@ def verify_event(draft: EventDraft) -> None:
     """What :func:`read_event` checks, of a draft the caller built itself, but ``data``'s walk:
     its type's schema reads ``data`` next, so a publish pays for one walk of it, not two."""
     envelope: dict[str, Any] = {"type": draft.type, "tags": list(draft.tags)}
-    for name in ("connector_id", "customer_id", "state"):
+    for name in ("connector_id", "customer_id", "state", "ordering_key"):
         if getattr(draft, name) is not None:
             envelope[name] = getattr(draft, name)
     checked(_ENVELOPE_SCHEMA, envelope)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from hookwire.domain.flow import Ordering, RateLimit
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.targets import target_problem
@@ -51,6 +52,7 @@ RESERVED_HEADERS: Final = frozenset(
         "content-encoding", "te", "upgrade", "keep-alive", "expect",
     }
 )  # fmt: skip
+FLOW_FIELDS: Final = ("rate_limit", "max_in_flight", "ordering")
 SCHEMA_VERSION: Final = 1
 DEFAULT_GRACE_S: Final = 86400  # how long a rotated secret still signs, unless asked
 
@@ -95,10 +97,18 @@ class Webhook:
     signature_options: Mapping[str, str] = field(default_factory=dict)
     rejected_requests: int = 0  # inbound requests refused (bad signature, too large)
     last_rejected_at: datetime | None = None
+    rate_limit: RateLimit | None = None
+    max_in_flight: int | None = None
+    ordering: Ordering = "none"
 
     @property
     def is_active(self) -> bool:
         return self.enabled and self.paused_at is None and not self.is_deleted
+
+    @property
+    def gated(self) -> bool:
+        """Whether flow control applies: its deliveries go through its gate."""
+        return gated(self.rate_limit, self.max_in_flight, self.ordering)
 
     @property
     def inbound(self) -> bool:
@@ -144,7 +154,15 @@ class Webhook:
             "public_key": self.public_key,
             "rejected_requests": self.rejected_requests,
             "last_rejected_at": iso(self.last_rejected_at),
+            "rate_limit": self.rate_limit.to_json() if self.rate_limit else None,
+            "max_in_flight": self.max_in_flight,
+            "ordering": self.ordering,
         }
+
+
+def gated(rate_limit: object, max_in_flight: int | None, ordering: str) -> bool:
+    """Whether a webhook with these settings is flow-controlled."""
+    return rate_limit is not None or max_in_flight is not None or ordering == "fifo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,9 @@ class WebhookDraft:
     source: str = "edm"
     source_type: str = "api"
     envelope: Envelope = "event"
+    rate_limit: Mapping[str, Any] | None = None
+    max_in_flight: int | None = None
+    ordering: Ordering = "none"
     secret: str | None = None  # None: generated
 
     def to_json(self) -> dict[str, Any]:
@@ -189,6 +210,8 @@ class WebhookDraft:
         return {
             "signature_scheme": self.signature_scheme, "url": self.url, "headers": self.headers,
             "signature_options": self.signature_options, "retry_policy": self.retry_policy,
+            "rate_limit": self.rate_limit, "max_in_flight": self.max_in_flight,
+            "ordering": self.ordering,
         }  # fmt: skip
 
 
@@ -232,8 +255,14 @@ def _rule_errors(fields: Mapping[str, Any], direction: str, default_pause: int) 
                 errors.append(FieldError("/url", problem))
         if scheme not in keys.OUTBOUND_SCHEMES:
             errors.append(FieldError("/signature_scheme", "is only for inbound webhooks"))
-    elif fields.get("headers"):
-        errors.append(FieldError("/headers", "only outbound webhooks send headers"))
+    else:
+        if fields.get("headers"):
+            errors.append(FieldError("/headers", "only outbound webhooks send headers"))
+        errors += [
+            FieldError(f"/{name}", "flow control is only for outbound webhooks")
+            for name in FLOW_FIELDS
+            if fields.get(name) not in (None, "none")
+        ]
     if fields.get("signature_options") and scheme != hmac_sha256.NAME:
         errors.append(
             FieldError("/signature_options", "is only for hmac-sha256; send {} to clear it")
@@ -283,6 +312,8 @@ def _typed(fields: Mapping[str, Any], default_pause: int) -> dict[str, Any]:
     for name, value in fields.items():
         if name == "retry_policy":
             out[name] = RetryPolicy.from_json(value, default_pause)
+        elif name == "rate_limit":
+            out[name] = RateLimit.from_json(value)
         elif name in {"event_types", "tags"}:
             out[name] = tuple(value)
         elif name in {"headers", "signature_options"}:
@@ -320,6 +351,8 @@ def build(
         retry_policy=policy or RetryPolicy(pause_after_failures=default_pause),
         connector_id=draft.connector_id, tags=draft.tags, application_id=draft.application_id,
         source=draft.source, source_type=draft.source_type, envelope=draft.envelope,
+        rate_limit=RateLimit.from_json(draft.rate_limit), max_in_flight=draft.max_in_flight,
+        ordering=draft.ordering,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from hookwire.domain import patterns
+from hookwire.domain import flow, patterns
 from hookwire.domain.retry import SCHEMA as RETRY_SCHEMA
 from hookwire.domain.validation import checked, schema_errors
 from hookwire.domain.webhook import (
@@ -64,6 +64,7 @@ WRITABLE_PROPERTIES: Final[dict[str, Any]] = {
     "source": {"type": "string", "minLength": 1, "maxLength": 100},
     "source_type": {"enum": ["frontend", "backend", "server", "system", "api"]},
     "envelope": {"enum": ["event", "workspace"]},
+    **flow.SCHEMAS,
 }
 CREATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",

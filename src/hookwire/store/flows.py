@@ -18,7 +18,7 @@ from hookwire.domain.delivery import LEASE_MARGIN, Delivery, pause_reason, waiti
 from hookwire.domain.event import IDEMPOTENCY_TTL, Event
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.webhook import Webhook
-from hookwire.store import rows
+from hookwire.store import gates, rows
 from hookwire.store.base import (
     Announcer,
     FanOut,
@@ -42,7 +42,9 @@ def publish_in(event: Event, fan_out: FanOut) -> Flow[list[Delivery]]:
     params = {**scope, "connector_id": event.connector_id, "type": event.type}
     candidates = yield from fetch("fanout_webhooks", params)
     deliveries = fan_out([rows.candidate_from_row(row) for row in candidates])
-    return (yield from insert_event(event, deliveries))
+    made = yield from insert_event(event, deliveries)
+    yield from gates.wake(made)
+    return made
 
 
 def publish(event: Event, fan_out: FanOut, key: IdempotencyKey | None) -> Flow[Published]:
@@ -84,6 +86,7 @@ def update_webhook(
         return None
     stored = rows.webhook_from_row(found)
     yield from reconcile(stored, webhook.updated_at, before)
+    yield from gates.follow(stored, before, webhook.updated_at)
     if transition.announce is not None:
         yield from publish_in(transition.announce.event, transition.announce.fan_out)
     return stored
@@ -94,6 +97,8 @@ def reconcile(webhook: Webhook, now: datetime, before: Row | None = None) -> Flo
     statement = rows.reconcile(webhook, before)
     if statement is not None:
         yield from execute(statement, {"webhook_id": webhook.id, "now": now})
+        if statement == "release_deliveries" and webhook.gated:
+            yield from gates.refresh([webhook.id], now, reorder=True)
 
 
 def settle(settlements: Sequence[Settlement], announce: Announcer, now: datetime) -> Flow[bool]:
@@ -112,7 +117,11 @@ def settle(settlements: Sequence[Settlement], announce: Announcer, now: datetime
         if reason is not None:
             webhook, made_due = yield from auto_pause(webhook, reason, announce, now)
             announced = announced or made_due
-        yield from execute_many("settle_delivery", rows.settle_params(group, webhook, now))
+        settled = rows.settle_params(group, webhook, now)
+        yield from execute_many("settle_delivery", settled)
+        if webhook.gated:
+            yield from execute_many("promote_fifo", rows.promote_params(group, settled, webhook))
+            yield from gates.refresh([webhook.id], now)
     return announced
 
 
@@ -162,6 +171,38 @@ def lease_due(now: datetime, limit: int) -> Flow[list[Job]]:
     yield from execute_many("lease_delivery", leases)
     yield from execute_many("stop_delivery", stopped)
     return jobs
+
+
+def insert_webhook(webhook: Webhook) -> Flow[None]:
+    """A new webhook, with its gate when it has flow control."""
+    yield from execute("insert_webhook", rows.webhook_to_row(webhook))
+    if webhook.gated:
+        yield from execute("insert_gate", {"webhook_id": webhook.id, "now": webhook.created_at})
+
+
+def give_back(jobs: Sequence[Job], now: datetime, due_at: datetime) -> Flow[None]:
+    """Leases given back unsent: due again at ``due_at``, their gates woken."""
+    yield from execute_many("release_lease", [rows.release_params(j, now, due_at) for j in jobs])
+    yield from gates.refresh([j.webhook.id for j in jobs if j.delivery.gated], due_at)
+
+
+def requeue(params: Row, now: datetime) -> Flow[Delivery | None]:
+    """A finished (or waiting) delivery due again now, by hand."""
+    found = yield from one("requeue_delivery", params)
+    if found is None:
+        return None
+    delivery = rows.delivery_from_row(found)
+    if delivery.gated:
+        yield from gates.refresh([delivery.webhook_id], now)
+    return delivery
+
+
+def recover(params: Row, now: datetime) -> Flow[int]:
+    """A webhook's failed deliveries in a window due again now; FIFO order set again."""
+    count = yield from execute("recover_deliveries", params)
+    if count:
+        yield from gates.refresh([params["webhook_id"]], now, reorder=True)
+    return count
 
 
 def webhooks_by_id(deliveries: Sequence[Delivery]) -> Flow[dict[str, Webhook]]:

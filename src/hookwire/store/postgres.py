@@ -18,7 +18,16 @@ from hookwire.store import flows, rows
 from hookwire.store import migrations as schema
 from hookwire.store.queries import load
 from hookwire.store.sql_store import SQLStore
-from hookwire.store.steps import Execute, ExecuteMany, Fetch, Flow, InsertEvent, Step, drive_async
+from hookwire.store.steps import (
+    Execute,
+    ExecuteMany,
+    Fetch,
+    FetchMany,
+    Flow,
+    InsertEvent,
+    Step,
+    drive_async,
+)
 from hookwire.timeutil import iso, utcnow
 
 Q = load("postgres")
@@ -197,6 +206,8 @@ async def _run(conn: asyncpg.Connection, step: Step) -> Any:
         case ExecuteMany(name, batch):
             await conn.executemany(Q[name].text, [Q[name].args(params) for params in batch])
             return None
+        case FetchMany(name, batch):
+            return await conn.fetchmany(Q[name].text, [Q[name].args(params) for params in batch])
         case InsertEvent(event, deliveries):
             return await _insert_event(conn, event, deliveries)
     raise TypeError(f"not a step: {step!r}")
@@ -210,8 +221,8 @@ async def _insert_event(
     returned are those written, each with the status its webhook's state at commit gave it."""
     inserted = await conn.fetch(*_flat("insert_event_with_deliveries",
                                        rows.event_with_deliveries(event, deliveries)))  # fmt: skip
-    written = {r["id"]: r["status"] for r in inserted}
-    return [rows.as_written(d, written[d.id]) for d in deliveries if d.id in written]
+    written = {r["id"]: (r["status"], r["gated"], r["next_attempt_at"]) for r in inserted}
+    return [rows.as_written(d, *written[d.id]) for d in deliveries if d.id in written]
 
 
 def _flat(name: str, params: Mapping[str, Any]) -> list[Any]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from hookwire.domain.attempt import Attempt
 from hookwire.domain.delivery import (
     CANDIDATE_COLUMNS,
     Candidate,
     Delivery,
+    Status,
     Tally,
     Waiting,
     settled,
@@ -28,12 +29,14 @@ from hookwire.domain.delivery import (
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
+from hookwire.domain.flow import RateLimit
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.webhook import ENGINE_FIELDS, FIXED_FIELDS, Webhook
 from hookwire.store.base import IdempotencyKey, Job, QueueStats, Settlement
 from hookwire.store.steps import Row
+from hookwire.timeutil import parse_iso
 
 # A column's type follows from its name, the same in every table and query
 # (tests/integration/test_columns.py checks these against the PostgreSQL schema). SQLite keeps
@@ -44,14 +47,15 @@ JSON_COLUMNS: Final = frozenset({
     "schema", "example",  # event_types
     "warnings",  # idempotency_keys
     "request_headers", "response_headers",  # attempts
+    "rate_limit", "rate_slots",  # webhooks, webhook_gates
 })  # fmt: skip
 TIME_COLUMNS: Final = frozenset({
     "created_at", "updated_at", "deleted_at", "last_delivery_at", "paused_at",
     "last_rejected_at", "next_attempt_at", "lease_expires_at", "received_at", "started_at",
-    "next_due_at", "was_paused_at",
+    "next_due_at", "was_paused_at", "work_at", "open_at", "lease_ends_at",
 })  # fmt: skip
 BOOL_COLUMNS: Final = frozenset(
-    {"is_deleted", "enabled", "deprecated", "was_enabled", "was_deleted"}
+    {"is_deleted", "enabled", "deprecated", "was_enabled", "was_deleted", "gated", "was_gated"}
 )
 TENANT_SCOPE: Final = ""  # idempotency_keys.app_id of a token without app_id (no app has '')
 
@@ -71,6 +75,7 @@ def webhook_to_row(webhook: Webhook) -> dict[str, Any]:
     row["headers"] = dict(webhook.headers)
     row["signature_options"] = dict(webhook.signature_options)
     row["retry_policy"] = webhook.retry_policy.to_json()
+    row["rate_limit"] = webhook.rate_limit.to_json() if webhook.rate_limit else None
     return row
 
 
@@ -82,6 +87,7 @@ def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
     values["retry_policy"] = RetryPolicy.from_json(
         values["retry_policy"], values["retry_policy"].get("pauseAfterFailures", 20)
     )
+    values["rate_limit"] = RateLimit.from_json(values["rate_limit"])
     for name in BOOL_COLUMNS & values.keys():
         values[name] = bool(values[name])
     return Webhook(**values)
@@ -113,8 +119,16 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
     return Event(**values)
 
 
+NO_KEY: Final = ""
+"""``deliveries.ordering_key`` of an event without one: null is one key of its own, and a key
+has at least one character. Not NULL, so that equality and the index find it."""
+
+
 def delivery_to_row(delivery: Delivery) -> dict[str, Any]:
-    return _shallow(delivery)
+    row = _shallow(delivery)
+    if delivery.ordering_key is None:
+        row["ordering_key"] = NO_KEY
+    return row
 
 
 def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[str, Any]:
@@ -138,22 +152,28 @@ def event_with_deliveries(event: Event, deliveries: Sequence[Delivery]) -> dict[
     }
 
 
-def as_written(delivery: Delivery, status: str) -> Delivery:
-    """``delivery`` as the store wrote it: a waiting one is ``held`` when its webhook was
-    paused at commit, ``pending`` when it was running."""
-    if status == delivery.status:
+def as_written(
+    delivery: Delivery, status: str, gated: bool, next_attempt_at: datetime | str | None
+) -> Delivery:
+    """``delivery`` as the store wrote it (the insert's ``RETURNING status, gated,
+    next_attempt_at``): a waiting one is ``held`` when its webhook was paused at commit,
+    ``pending`` when it was running, and then due now, or not yet (FIFO: an earlier delivery
+    of its key is unfinished); ``gated`` as its webhook's flow control was."""
+    due = parse_iso(next_attempt_at) if isinstance(next_attempt_at, str) else next_attempt_at
+    written = (status, bool(gated), due)
+    if written == (delivery.status, delivery.gated, delivery.next_attempt_at):
         return delivery
-    held = status == "held"
     return dataclasses.replace(
-        delivery,
-        status="held" if held else "pending",
-        next_attempt_at=None if held else delivery.created_at,
+        delivery, status=cast(Status, status), gated=bool(gated), next_attempt_at=due
     )
 
 
 def delivery_from_row(row: Mapping[str, Any]) -> Delivery:
     values = {f.name: row[f.name] for f in dataclasses.fields(Delivery)}
     values["body"] = bytes(values["body"])
+    values["gated"] = bool(values["gated"])
+    if values["ordering_key"] == NO_KEY:
+        values["ordering_key"] = None
     return Delivery(**values)
 
 
@@ -315,3 +335,15 @@ def settle_params(
         out.append({"id": s.job.delivery.id, "status": status, "next_attempt_at": next_at,
                     "now": now, "lease": s.job.delivery.lease_expires_at})  # fmt: skip
     return out
+
+
+def promote_params(
+    group: Sequence[Settlement], settled: Sequence[Mapping[str, Any]], webhook: Webhook
+) -> list[dict[str, Any]]:
+    """Parameters of ``promote_fifo``: the ordering key of each FIFO delivery that ended."""
+    if webhook.ordering != "fifo":
+        return []
+    ended = {p["id"] for p in settled if p["status"] in ("succeeded", "failed")}
+    keys = {s.job.delivery.ordering_key for s in group if s.job.delivery.id in ended}
+    return [{"webhook_id": webhook.id, "ordering_key": NO_KEY if key is None else key,
+             "now": settled[0]["now"]} for key in sorted(keys, key=str)]  # fmt: skip

@@ -26,7 +26,7 @@ from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, Web
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
-from hookwire.store import flows, rows
+from hookwire.store import flows, gates, rows
 from hookwire.store.base import (
     NO_TRANSITION,
     Announcer,
@@ -40,7 +40,7 @@ from hookwire.store.base import (
     Settlement,
     Transition,
 )
-from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, one
+from hookwire.store.steps import Flow, Row, execute, fetch, one
 from hookwire.timeutil import utcnow
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ class SQLStore(ABC):
     # --- webhooks ----------------------------------------------------------------------------
 
     async def insert_webhook(self, webhook: Webhook) -> None:
-        await self._autocommit(execute("insert_webhook", rows.webhook_to_row(webhook)))
+        await self._transaction(flows.insert_webhook, webhook)
 
     async def get_webhook(
         self, principal: Principal, webhook_id: str, *, include_deleted: bool = False
@@ -244,7 +244,17 @@ class SQLStore(ABC):
     # --- the delivery engine -----------------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int) -> list[Job]:
-        return await self._transaction(self.claim_flow, now, limit)
+        """Gated webhooks first, with up to half the batch (their gates decide how much), then
+        the others: neither kind waits behind the other's backlog."""
+        jobs: list[Job] = []
+        if await self._read(one("gates_due", {"now": now})) is not None:
+            claimed = await self._transaction(gates.claim, now, limit - limit // 2)
+            jobs = claimed.jobs
+            if claimed.drained:
+                await self._transaction(gates.recheck, claimed.drained, now)
+        if len(jobs) < limit:
+            jobs += await self._transaction(self.claim_flow, now, limit - len(jobs))
+        return jobs
 
     async def settle(
         self, settlements: Sequence[Settlement], announce: Announcer, now: datetime
@@ -255,8 +265,7 @@ class SQLStore(ABC):
     async def release(
         self, jobs: Sequence[Job], now: datetime, due_at: datetime | None = None
     ) -> None:
-        batch = [rows.release_params(j, now, due_at or now) for j in jobs]
-        await self._autocommit(execute_many("release_lease", batch))
+        await self._transaction(flows.give_back, jobs, now, due_at or now)
         if due_at is None:  # due now; a later due time wakes the workers by itself (next_due)
             self._poke()
 
@@ -269,7 +278,7 @@ class SQLStore(ABC):
         self, principal: Principal, delivery_id: str, now: datetime
     ) -> Delivery | None:
         params = {**rows.scope_params(principal), "id": delivery_id, "now": now}
-        found = await self._autocommit(_first("requeue_delivery", params, rows.delivery_from_row))
+        found = await self._transaction(flows.requeue, params, now)
         self._poke()
         return found
 
@@ -279,7 +288,7 @@ class SQLStore(ABC):
     ) -> int:  # fmt: skip
         params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "since": since,
                   "until": until, "now": now}  # fmt: skip
-        count = await self._autocommit(execute("recover_deliveries", params))
+        count = await self._transaction(flows.recover, params, now)
         self._poke()
         return count
 

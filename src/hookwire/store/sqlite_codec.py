@@ -17,7 +17,7 @@ import orjson
 from hookwire.store import rows
 from hookwire.store.queries import load
 from hookwire.store.rows import JSON_COLUMNS, TIME_COLUMNS
-from hookwire.store.steps import Execute, ExecuteMany, Fetch, InsertEvent, Step
+from hookwire.store.steps import Execute, ExecuteMany, Fetch, FetchMany, InsertEvent, Step
 from hookwire.timeutil import iso, parse_iso
 
 Q = load("sqlite")
@@ -60,9 +60,15 @@ def run(conn: sqlite3.Connection, step: Step) -> Any:
         case ExecuteMany(name, batch):
             conn.executemany(Q[name].text, [encode(params) for params in batch])
             return None
+        case FetchMany(name, batch):
+            text = Q[name].text
+            return [decode(row) for params in batch for row in conn.execute(text, encode(params))]
         case InsertEvent(event, deliveries):
             conn.execute(Q["insert_event"].text, encode(rows.event_to_row(event)))
-            batch = [encode(rows.delivery_to_row(d)) for d in deliveries]
-            conn.executemany(Q["insert_delivery"].text, batch)
-            return list(deliveries)  # the writer is alone: written as fan-out chose
+            # The writer is alone: each webhook is as fan-out read it, but FIFO may make one wait.
+            insert, written = Q["insert_delivery"].text, rows.as_written
+            return [
+                written(d, *conn.execute(insert, encode(rows.delivery_to_row(d))).fetchone())
+                for d in deliveries
+            ]
     raise TypeError(f"not a step: {step!r}")

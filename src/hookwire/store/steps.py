@@ -48,6 +48,15 @@ class ExecuteMany:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchMany:
+    """Run the named statement once per parameter set (PostgreSQL: pipelined in one round
+    trip); every row of every run, in order."""
+
+    name: str
+    batch: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class InsertEvent:
     """Insert the event and its deliveries; the deliveries as written (a waiting delivery's
     status follows its webhook's state when the statement ran)."""
@@ -56,7 +65,7 @@ class InsertEvent:
     deliveries: Sequence[Delivery]
 
 
-Step = Fetch | Execute | ExecuteMany | InsertEvent
+Step = Fetch | Execute | ExecuteMany | FetchMany | InsertEvent
 Flow = Generator[Step, Any, T]
 
 
@@ -71,6 +80,12 @@ def execute(name: str, params: Mapping[str, Any]) -> Flow[int]:
 def execute_many(name: str, batch: Sequence[Mapping[str, Any]]) -> Flow[None]:
     if batch:
         yield ExecuteMany(name, batch)
+
+
+def fetch_many(name: str, batch: Sequence[Mapping[str, Any]]) -> Flow[list[Row]]:
+    if not batch:
+        return []
+    return cast(list[Row], (yield FetchMany(name, batch)))
 
 
 def insert_event(event: Event, deliveries: Sequence[Delivery]) -> Flow[list[Delivery]]:

@@ -10,7 +10,8 @@ INSERT INTO webhooks (
     headers, enabled, retry_policy, last_delivery_at,
     last_delivery_status, consecutive_failures, paused_at, connector_id,
     tags, version, application_id, envelope,
-    public_key, signature_options
+    public_key, signature_options, rate_limit, max_in_flight,
+    ordering
 ) VALUES (
     :id, :tenant_id, :direction, :url,
     :vault_path, :secret_fingerprint, :created_at, :updated_at,
@@ -20,7 +21,8 @@ INSERT INTO webhooks (
     :headers::jsonb, :enabled, :retry_policy::jsonb, :last_delivery_at,
     :last_delivery_status, :consecutive_failures, :paused_at, :connector_id,
     :tags::jsonb, :version, :application_id, :envelope,
-    :public_key, :signature_options::jsonb
+    :public_key, :signature_options::jsonb, :rate_limit::jsonb, :max_in_flight,
+    :ordering
 );
 
 -- name: webhook_state
@@ -29,7 +31,9 @@ INSERT INTO webhooks (
 -- a publish and a claim take: a publish or claim under way finishes first (and this
 -- transaction's reconcile sees its deliveries), or waits and then reads the row as this
 -- transaction leaves it.
-SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
+SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted,
+       (rate_limit IS NOT NULL OR max_in_flight IS NOT NULL OR ordering = 'fifo') AS was_gated,
+       ordering AS was_ordering
 FROM webhooks WHERE id = :id AND tenant_id = :tenant_id
 FOR UPDATE;
 
@@ -46,7 +50,8 @@ UPDATE webhooks SET
     headers = :headers::jsonb, enabled = :enabled, retry_policy = :retry_policy::jsonb,
     connector_id = :connector_id, tags = :tags::jsonb, version = :version,
     application_id = :application_id, envelope = :envelope, public_key = :public_key,
-    signature_options = :signature_options::jsonb,
+    signature_options = :signature_options::jsonb, rate_limit = :rate_limit::jsonb,
+    max_in_flight = :max_in_flight, ordering = :ordering,
     paused_at = CASE :pause::text
         WHEN 'pause' THEN COALESCE(paused_at, :updated_at::timestamptz)
         WHEN 'resume' THEN NULL
@@ -92,7 +97,7 @@ DELETE FROM secrets WHERE path = :path;
 -- only what fan-out reads (domain.delivery.Candidate): decoding whole rows cost more. The
 -- insert reads the chosen rows again, locked, and its reading is the one that counts.
 SELECT id, tenant_id, direction, enabled, is_deleted, event_types, app_id, connector_id, envelope,
-       paused_at
+       paused_at, rate_limit, max_in_flight, ordering
 FROM webhooks
 WHERE tenant_id = :tenant_id
   AND (:app_id::text IS NULL OR app_id = :app_id)
@@ -127,13 +132,19 @@ WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
 -- (READ COMMITTED re-reads a row whose lock it waited for), and one that comes later waits
 -- for this commit and then sees these deliveries. So the webhook's state at commit decides:
 -- none for a webhook deleted, disabled or no longer subscribed, held for a paused one.
+-- Flow control is read from the same locked row: a delivery is gated while its webhook has
+-- any, and on a FIFO webhook it waits (next_attempt_at NULL) while an earlier delivery of
+-- its ordering key is pending, in flight or held (settling that one promotes the next).
 WITH wanted AS (
     SELECT * FROM unnest(:delivery_ids::text[], :delivery_app_ids::text[],
                          :delivery_webhook_ids::text[], :delivery_statuses::text[],
                          :delivery_next_attempt_at::timestamptz[], :delivery_bodies::bytea[])
          AS d (id, app_id, webhook_id, status, next_attempt_at, body)
 ), live AS (
-    SELECT w.id, w.paused_at IS NULL AS running FROM webhooks AS w
+    SELECT w.id, w.paused_at IS NULL AS running, w.ordering = 'fifo' AS fifo,
+           (w.rate_limit IS NOT NULL OR w.max_in_flight IS NOT NULL OR w.ordering = 'fifo')
+               AS gated
+    FROM webhooks AS w
     WHERE w.id IN (SELECT webhook_id FROM wanted)
       AND w.enabled = true AND w.is_deleted = false
       AND (w.connector_id IS NULL OR w.connector_id = :connector_id)
@@ -145,23 +156,30 @@ WITH wanted AS (
 ), event AS (
     INSERT INTO events (
         id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
-        tags, created_at
+        tags, ordering_key, created_at
     ) VALUES (
         :id, :tenant_id, :app_id, :type, :type_version, :data::jsonb, :connector_id,
-        :customer_id, :state, :tags::jsonb, :created_at
+        :customer_id, :state, :tags::jsonb, :ordering_key, :created_at
     )
 )
 INSERT INTO deliveries (
     id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
-    lease_expires_at, body, created_at, updated_at
+    lease_expires_at, body, created_at, updated_at, gated, ordering_key
 )
 SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, w.status, 0,
-       CASE WHEN w.status = 'pending' THEN coalesce(d.next_attempt_at, :created_at) END, NULL,
-       d.body, :created_at, :created_at
+       CASE WHEN w.status <> 'pending' THEN NULL
+            WHEN l.fifo AND EXISTS (
+                SELECT 1 FROM deliveries AS e
+                WHERE e.webhook_id = d.webhook_id AND e.gated
+                  AND e.ordering_key = coalesce(:ordering_key, '')
+                  AND e.status IN ('pending', 'in_flight', 'held')
+                  AND (e.created_at, e.event_id) < (:created_at::timestamptz, :id::text)) THEN NULL
+            ELSE coalesce(d.next_attempt_at, :created_at) END,
+       NULL, d.body, :created_at, :created_at, l.gated, coalesce(:ordering_key, '')
 FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id,
      LATERAL (SELECT CASE WHEN d.status NOT IN ('pending', 'held') THEN d.status
                           WHEN l.running THEN 'pending' ELSE 'held' END AS status) AS w
-RETURNING id, status;
+RETURNING id, status, gated, next_attempt_at;
 
 -- name: get_event
 SELECT * FROM events
@@ -289,11 +307,11 @@ SELECT * FROM webhooks WHERE id IN (SELECT value FROM jsonb_array_elements_text(
 -- leased and sent (domain.delivery.waiting says the same in Python).
 WITH pending AS (
     SELECT id, webhook_id FROM deliveries
-    WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz
+    WHERE status = 'pending' AND NOT gated AND next_attempt_at <= :now::timestamptz
     ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT id, webhook_id FROM deliveries
-    WHERE status = 'in_flight' AND lease_expires_at < :now::timestamptz
+    WHERE status = 'in_flight' AND NOT gated AND lease_expires_at < :now::timestamptz
     ORDER BY lease_expires_at
     LIMIT greatest(0, :limit - (SELECT count(*) FROM pending)) FOR UPDATE SKIP LOCKED
 ), due AS (
@@ -323,8 +341,11 @@ UPDATE deliveries SET status = 'pending', next_attempt_at = :due_at, lease_expir
 WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
 
 -- name: next_due
--- When the worker must wake for the earliest retry (deliveries_due: one index probe).
-SELECT min(next_attempt_at) AS next_due_at FROM deliveries WHERE status = 'pending';
+-- When the worker must wake: the earliest retry of an unlimited webhook (deliveries_due) or
+-- the earliest gate that may send (webhook_gates_ready): two index probes.
+SELECT least(
+    (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND NOT gated),
+    (SELECT min(greatest(work_at, open_at)) FROM webhook_gates)) AS next_due_at;
 
 -- name: requeue_delivery
 -- Not while an attempt is in flight: breaking its lease would let a second worker send the
@@ -487,3 +508,158 @@ SELECT
 
 -- name: webhook_vault_paths
 SELECT vault_path FROM webhooks WHERE is_deleted = false ORDER BY id;
+
+-- Flow control (store/gates.py, docs/flow-control.md) ------------------------------------
+
+-- name: insert_gate
+INSERT INTO webhook_gates (webhook_id, work_at, open_at) VALUES (:webhook_id, :now, :now)
+ON CONFLICT (webhook_id) DO UPDATE SET work_at = least(webhook_gates.work_at, :now::timestamptz);
+
+-- name: delete_gate
+DELETE FROM webhook_gates WHERE webhook_id = :webhook_id;
+
+-- name: regate_deliveries
+-- A webhook's flow control turned on or off: its unfinished deliveries follow.
+UPDATE deliveries SET gated = :gated
+WHERE webhook_id = :webhook_id AND status IN ('pending', 'in_flight', 'held')
+  AND gated <> :gated::boolean;
+
+-- name: order_fifo
+-- FIFO again from scratch for one webhook (ordering turned on, a resume, a recover, a retry):
+-- per ordering key, the earliest unfinished delivery goes when it is pending, and every other
+-- pending one waits (next_attempt_at NULL) for the one before it.
+UPDATE deliveries AS d SET
+    next_attempt_at = CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END
+FROM (SELECT id, row_number() OVER (PARTITION BY ordering_key
+                                    ORDER BY created_at, event_id) = 1 AS head
+      FROM deliveries
+      WHERE webhook_id = :webhook_id AND gated AND status IN ('pending', 'in_flight', 'held')
+     ) AS r
+WHERE d.id = r.id AND d.status = 'pending'
+  AND d.next_attempt_at IS DISTINCT FROM
+      CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END;
+
+-- name: unorder_fifo
+-- Ordering turned off: what waited for an earlier delivery is due now.
+UPDATE deliveries SET next_attempt_at = :now
+WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL;
+
+-- name: promote_fifo
+-- A FIFO delivery ended: the earliest unfinished one of its key goes, when it waited.
+UPDATE deliveries SET next_attempt_at = :now
+WHERE id = (SELECT id FROM deliveries
+            WHERE webhook_id = :webhook_id AND gated AND ordering_key = :ordering_key
+              AND status IN ('pending', 'in_flight', 'held')
+            ORDER BY created_at, event_id LIMIT 1)
+  AND status = 'pending' AND next_attempt_at IS NULL;
+
+-- name: wake_gates
+-- A publish made gated deliveries due at :at. Written only when the gate had no work that
+-- early, so publishes to a busy webhook do not queue on its gate's row; a claim that found
+-- nothing looks again after such a publish commits (see recheck_gates).
+UPDATE webhook_gates SET work_at = :at
+WHERE webhook_id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb))
+  AND work_at > :at::timestamptz;
+
+-- name: poke_gate
+-- Its deliveries changed (settled, given back, released, re-queued): it has work from :at,
+-- and a cap it hit may have room. Always written, so it waits for a claim holding the gate
+-- and then applies to what that claim wrote.
+UPDATE webhook_gates SET
+    work_at = least(work_at, :at::timestamptz),
+    open_at = CASE WHEN closed_by = 'max_in_flight' THEN least(open_at, :at::timestamptz)
+                   ELSE open_at END,
+    closed_by = CASE WHEN closed_by = 'max_in_flight' THEN NULL ELSE closed_by END
+WHERE webhook_id = :webhook_id;
+
+-- name: gates_due
+SELECT 1 AS due FROM webhook_gates WHERE greatest(work_at, open_at) <= :now LIMIT 1;
+
+-- name: lock_due_gates
+-- The gates that may send now, longest waiting first, each with its webhook as it is now.
+-- SKIP LOCKED: one claimer per gate, and a gate whose webhook is being settled is skipped.
+SELECT g.work_at, g.open_at, g.closed_by, g.rate_slots, w.*
+FROM webhook_gates AS g JOIN webhooks AS w ON w.id = g.webhook_id
+WHERE greatest(g.work_at, g.open_at) <= :now
+ORDER BY greatest(g.work_at, g.open_at)
+LIMIT :limit
+FOR UPDATE OF g SKIP LOCKED;
+
+-- name: expire_gated_leases
+-- Leases whose worker died: pending again, due when they were (their order kept), so the
+-- gate counts them as the starts they will be.
+UPDATE deliveries SET status = 'pending', lease_expires_at = NULL, updated_at = :now,
+    next_attempt_at = coalesce(next_attempt_at, :now)
+WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated
+  AND lease_expires_at < :now::timestamptz;
+
+-- name: gate_stats
+-- One gate's leases and next due time, read after the gate is locked (so a claim that held
+-- it before is seen whole); run for each locked gate in one round trip (FetchMany).
+SELECT :webhook_id::text AS webhook_id,
+       (SELECT count(*) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated) AS in_flight,
+       (SELECT min(lease_expires_at) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated) AS lease_ends_at,
+       (SELECT min(next_attempt_at) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'pending' AND gated
+          AND next_attempt_at > :now::timestamptz) AS next_due_at;
+
+-- name: gate_candidates
+-- Up to :room of one gate's due deliveries, earliest first; of a FIFO webhook only those with
+-- no earlier unfinished delivery and nothing in flight for their key.
+SELECT * FROM deliveries AS d
+WHERE d.webhook_id = :webhook_id AND d.status = 'pending' AND d.gated
+  AND d.next_attempt_at <= :now::timestamptz
+  AND (NOT :fifo::boolean OR NOT EXISTS (
+      SELECT 1 FROM deliveries AS e
+      WHERE e.webhook_id = d.webhook_id AND e.gated AND e.ordering_key = d.ordering_key
+        AND e.status IN ('pending', 'in_flight', 'held') AND e.id <> d.id
+        AND (e.status = 'in_flight'
+             OR (e.created_at, e.event_id) < (d.created_at, d.event_id))))
+ORDER BY d.next_attempt_at
+LIMIT :room
+FOR UPDATE SKIP LOCKED;
+
+-- name: lease_delivery
+UPDATE deliveries SET status = 'in_flight', lease_expires_at = :lease, updated_at = :now
+WHERE id = :id;
+
+-- name: stop_delivery
+-- A claimed delivery whose webhook is no longer running: held (paused or disabled) or
+-- cancelled (deleted), never sent.
+UPDATE deliveries SET status = :status, next_attempt_at = NULL, lease_expires_at = NULL,
+    updated_at = :now
+WHERE id = :id;
+
+-- name: update_gate
+UPDATE webhook_gates SET
+    work_at = :work_at, open_at = :open_at, closed_by = :closed_by,
+    rate_slots = :rate_slots::jsonb
+WHERE webhook_id = :webhook_id;
+
+-- name: lock_webhooks
+-- recheck_gates: wait for publishes under way to these webhooks (they hold FOR KEY SHARE).
+SELECT id FROM webhooks
+WHERE id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb))
+ORDER BY id
+FOR UPDATE;
+
+-- name: webhook_waiting
+-- What a webhook's pending deliveries wait for (the dashboard).
+SELECT
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL)
+        AS ordering,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending'
+       AND next_attempt_at <= :now::timestamptz) AS due,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending'
+       AND next_attempt_at > :now::timestamptz) AS scheduled,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'in_flight') AS in_flight,
+    (SELECT closed_by FROM webhook_gates
+     WHERE webhook_id = :webhook_id AND open_at > :now::timestamptz) AS closed_by,
+    (SELECT open_at FROM webhook_gates
+     WHERE webhook_id = :webhook_id AND open_at > :now::timestamptz) AS open_at;

@@ -10,7 +10,8 @@ INSERT INTO webhooks (
     headers, enabled, retry_policy, last_delivery_at,
     last_delivery_status, consecutive_failures, paused_at, connector_id,
     tags, version, application_id, envelope,
-    public_key, signature_options
+    public_key, signature_options, rate_limit, max_in_flight,
+    ordering
 ) VALUES (
     :id, :tenant_id, :direction, :url,
     :vault_path, :secret_fingerprint, :created_at, :updated_at,
@@ -20,12 +21,15 @@ INSERT INTO webhooks (
     :headers, :enabled, :retry_policy, :last_delivery_at,
     :last_delivery_status, :consecutive_failures, :paused_at, :connector_id,
     :tags, :version, :application_id, :envelope,
-    :public_key, :signature_options
+    :public_key, :signature_options, :rate_limit, :max_in_flight,
+    :ordering
 );
 
 -- name: webhook_state
 -- What a webhook's waiting deliveries follow, read before a write in the same transaction.
-SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted
+SELECT enabled AS was_enabled, paused_at AS was_paused_at, is_deleted AS was_deleted,
+       (rate_limit <> 'null' OR max_in_flight IS NOT NULL OR ordering = 'fifo') AS was_gated,
+       ordering AS was_ordering
 FROM webhooks WHERE id = :id AND tenant_id = :tenant_id;
 
 -- name: update_webhook
@@ -40,7 +44,8 @@ UPDATE webhooks SET
     headers = :headers, enabled = :enabled, retry_policy = :retry_policy,
     connector_id = :connector_id, tags = :tags, version = :version,
     application_id = :application_id, envelope = :envelope, public_key = :public_key,
-    signature_options = :signature_options,
+    signature_options = :signature_options, rate_limit = :rate_limit,
+    max_in_flight = :max_in_flight, ordering = :ordering,
     paused_at = CASE :pause
         WHEN 'pause' THEN COALESCE(paused_at, :updated_at)
         WHEN 'resume' THEN NULL
@@ -84,7 +89,7 @@ DELETE FROM secrets WHERE path = :path;
 -- name: fanout_webhooks
 -- only what fan-out reads (domain.delivery.Candidate): decoding whole rows cost more
 SELECT id, tenant_id, direction, enabled, is_deleted, event_types, app_id, connector_id, envelope,
-       paused_at
+       paused_at, rate_limit, max_in_flight, ordering
 FROM webhooks
 WHERE tenant_id = :tenant_id
   AND (:app_id IS NULL OR app_id = :app_id)
@@ -112,20 +117,31 @@ WHERE tenant_id = :tenant_id AND app_id = :app_id AND key = :key
 -- name: insert_event
 INSERT INTO events (
     id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state, tags,
-    created_at
+    ordering_key, created_at
 ) VALUES (
     :id, :tenant_id, :app_id, :type, :type_version, :data, :connector_id, :customer_id,
-    :state, :tags, :created_at
+    :state, :tags, :ordering_key, :created_at
 );
 
 -- name: insert_delivery
+-- On a FIFO webhook a delivery waits (next_attempt_at NULL) while an earlier delivery of its
+-- ordering key is pending, in flight or held; settling that one promotes the next.
 INSERT INTO deliveries (
     id, tenant_id, app_id, event_id, webhook_id, status, attempt_count, next_attempt_at,
-    lease_expires_at, body, created_at, updated_at
+    lease_expires_at, body, created_at, updated_at, gated, ordering_key
 ) VALUES (
-    :id, :tenant_id, :app_id, :event_id, :webhook_id, :status, :attempt_count, :next_attempt_at,
-    :lease_expires_at, :body, :created_at, :updated_at
-);
+    :id, :tenant_id, :app_id, :event_id, :webhook_id, :status, :attempt_count,
+    CASE WHEN :gated AND EXISTS (SELECT 1 FROM webhooks WHERE id = :webhook_id
+                                                        AND ordering = 'fifo')
+          AND EXISTS (SELECT 1 FROM deliveries AS e
+                      WHERE e.webhook_id = :webhook_id AND e.gated = 1
+                        AND e.ordering_key = :ordering_key
+                        AND e.status IN ('pending', 'in_flight', 'held')
+                        AND (e.created_at, e.event_id) < (:created_at, :event_id))
+         THEN NULL ELSE :next_attempt_at END,
+    :lease_expires_at, :body, :created_at, :updated_at, :gated, :ordering_key
+)
+RETURNING status, gated, next_attempt_at;
 
 -- name: get_event
 SELECT * FROM events
@@ -245,12 +261,13 @@ SELECT * FROM webhooks WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: due_deliveries
 SELECT * FROM (
-    SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now
+    SELECT * FROM deliveries WHERE status = 'pending' AND gated = 0 AND next_attempt_at <= :now
     ORDER BY next_attempt_at LIMIT :limit
 )
 UNION ALL
 SELECT * FROM (
-    SELECT * FROM deliveries WHERE status = 'in_flight' AND lease_expires_at < :now
+    SELECT * FROM deliveries
+    WHERE status = 'in_flight' AND gated = 0 AND lease_expires_at < :now
     ORDER BY lease_expires_at LIMIT :limit
 );
 
@@ -273,8 +290,12 @@ UPDATE deliveries SET status = 'pending', next_attempt_at = :due_at, lease_expir
 WHERE id = :id AND status = 'in_flight' AND lease_expires_at = :lease;
 
 -- name: next_due
--- When the worker must wake for the earliest retry (deliveries_due: one index probe).
-SELECT min(next_attempt_at) AS next_due_at FROM deliveries WHERE status = 'pending';
+-- When the worker must wake: the earliest retry of an unlimited webhook (deliveries_due) or
+-- the earliest gate that may send (webhook_gates_ready): two index probes.
+SELECT min(due) AS next_due_at FROM (
+    SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND gated = 0
+    UNION ALL
+    SELECT min(max(work_at, open_at)) FROM webhook_gates);
 
 -- name: requeue_delivery
 -- Not while an attempt is in flight: breaking its lease would let a second worker send the
@@ -434,3 +455,115 @@ SELECT
 
 -- name: webhook_vault_paths
 SELECT vault_path FROM webhooks WHERE is_deleted = 0 ORDER BY id;
+
+-- Flow control (store/gates.py, docs/flow-control.md); PostgreSQL's file says why each one.
+
+-- name: insert_gate
+INSERT INTO webhook_gates (webhook_id, work_at, open_at) VALUES (:webhook_id, :now, :now)
+ON CONFLICT (webhook_id) DO UPDATE SET work_at = min(webhook_gates.work_at, :now);
+
+-- name: delete_gate
+DELETE FROM webhook_gates WHERE webhook_id = :webhook_id;
+
+-- name: regate_deliveries
+UPDATE deliveries SET gated = :gated
+WHERE webhook_id = :webhook_id AND status IN ('pending', 'in_flight', 'held')
+  AND gated <> :gated;
+
+-- name: order_fifo
+UPDATE deliveries AS d SET
+    next_attempt_at = CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END
+FROM (SELECT id, row_number() OVER (PARTITION BY ordering_key
+                                    ORDER BY created_at, event_id) = 1 AS head
+      FROM deliveries
+      WHERE webhook_id = :webhook_id AND gated = 1
+        AND status IN ('pending', 'in_flight', 'held')) AS r
+WHERE d.id = r.id AND d.status = 'pending'
+  AND d.next_attempt_at IS NOT (CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END);
+
+-- name: unorder_fifo
+UPDATE deliveries SET next_attempt_at = :now
+WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL;
+
+-- name: promote_fifo
+UPDATE deliveries SET next_attempt_at = :now
+WHERE id = (SELECT id FROM deliveries
+            WHERE webhook_id = :webhook_id AND gated = 1 AND ordering_key = :ordering_key
+              AND status IN ('pending', 'in_flight', 'held')
+            ORDER BY created_at, event_id LIMIT 1)
+  AND status = 'pending' AND next_attempt_at IS NULL;
+
+-- name: wake_gates
+UPDATE webhook_gates SET work_at = :at
+WHERE webhook_id IN (SELECT value FROM json_each(:ids)) AND work_at > :at;
+
+-- name: poke_gate
+UPDATE webhook_gates SET
+    work_at = min(work_at, :at),
+    open_at = CASE WHEN closed_by = 'max_in_flight' THEN min(open_at, :at) ELSE open_at END,
+    closed_by = CASE WHEN closed_by = 'max_in_flight' THEN NULL ELSE closed_by END
+WHERE webhook_id = :webhook_id;
+
+-- name: gates_due
+SELECT 1 AS due FROM webhook_gates WHERE max(work_at, open_at) <= :now LIMIT 1;
+
+-- name: lock_due_gates
+SELECT g.work_at, g.open_at, g.closed_by, g.rate_slots, w.*
+FROM webhook_gates AS g JOIN webhooks AS w ON w.id = g.webhook_id
+WHERE max(g.work_at, g.open_at) <= :now
+ORDER BY max(g.work_at, g.open_at)
+LIMIT :limit;
+
+-- name: expire_gated_leases
+UPDATE deliveries SET status = 'pending', lease_expires_at = NULL, updated_at = :now,
+    next_attempt_at = coalesce(next_attempt_at, :now)
+WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated = 1
+  AND lease_expires_at < :now;
+
+-- name: gate_stats
+SELECT :webhook_id AS webhook_id,
+       (SELECT count(*) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated = 1) AS in_flight,
+       (SELECT min(lease_expires_at) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'in_flight' AND gated = 1) AS lease_ends_at,
+       (SELECT min(next_attempt_at) FROM deliveries
+        WHERE webhook_id = :webhook_id AND status = 'pending' AND gated = 1
+          AND next_attempt_at > :now) AS next_due_at;
+
+-- name: gate_candidates
+SELECT * FROM deliveries AS d
+WHERE d.webhook_id = :webhook_id AND d.status = 'pending' AND d.gated = 1
+  AND d.next_attempt_at <= :now
+  AND (NOT :fifo OR NOT EXISTS (
+      SELECT 1 FROM deliveries AS e
+      WHERE e.webhook_id = d.webhook_id AND e.gated = 1 AND e.ordering_key = d.ordering_key
+        AND e.status IN ('pending', 'in_flight', 'held') AND e.id <> d.id
+        AND (e.status = 'in_flight'
+             OR (e.created_at, e.event_id) < (d.created_at, d.event_id))))
+ORDER BY d.next_attempt_at
+LIMIT :room;
+
+-- name: update_gate
+UPDATE webhook_gates SET
+    work_at = :work_at, open_at = :open_at, closed_by = :closed_by, rate_slots = :rate_slots
+WHERE webhook_id = :webhook_id;
+
+-- name: lock_webhooks
+SELECT id FROM webhooks WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id;
+
+-- name: webhook_waiting
+SELECT
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL)
+        AS ordering,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at <= :now) AS due,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at > :now)
+        AS scheduled,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND status = 'in_flight') AS in_flight,
+    (SELECT closed_by FROM webhook_gates WHERE webhook_id = :webhook_id AND open_at > :now)
+        AS closed_by,
+    (SELECT open_at FROM webhook_gates WHERE webhook_id = :webhook_id AND open_at > :now)
+        AS open_at;

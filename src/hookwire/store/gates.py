@@ -1,0 +1,155 @@
+"""Flow control in the store: the claim through gates, and the gates' upkeep (docs/flow-control.md).
+
+A gated webhook's deliveries are left out of the unlimited claim; they are claimed here, one
+claimer per gate at a time: the claim locks the gates that may send (``SKIP LOCKED``), reads
+their leases with a snapshot taken after the lock, leases what their limits allow
+(:mod:`hookwire.domain.flow` decides), and writes each gate back: when it has work, when its
+limits open, and the rate limit's recent starts. Whatever changes a gated webhook's deliveries
+otherwise (a publish, a settle, a lease given back, a resume) wakes its gate in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hookwire.domain.delivery import LEASE_MARGIN, Delivery, waiting
+from hookwire.domain.flow import Gate, GateState, Window, after_claim, idle
+from hookwire.domain.webhook import Webhook
+from hookwire.store import rows
+from hookwire.store.base import Job
+from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, fetch_many
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a claim through the gates leased, and the gates it left without work now (a
+    publish that committed meanwhile may have found them busy: see :func:`recheck`)."""
+
+    jobs: list[Job] = field(default_factory=list)
+    drained: list[Webhook] = field(default_factory=list)
+
+
+def claim(now: datetime, budget: int) -> Flow[Claimed]:
+    """Lease up to ``budget`` deliveries of gated webhooks, each gate's limits kept."""
+    locked = yield from fetch("lock_due_gates", {"now": now, "limit": budget})
+    if not locked:
+        return Claimed()
+    hooks = {row["id"]: rows.webhook_from_row(row) for row in locked}
+    per_gate = [{"webhook_id": webhook_id, "now": now} for webhook_id in hooks]
+    yield from execute_many("expire_gated_leases", per_gate)
+    stats = {row["webhook_id"]: row for row in (yield from fetch_many("gate_stats", per_gate))}
+    gates = [_gate(row, stats[row["id"]], hooks[row["id"]]) for row in locked]
+    rooms, left = {}, budget
+    for gate in gates:
+        running = waiting(hooks[gate.webhook_id]) == "pending"
+        rooms[gate.webhook_id] = gate.room(now, left) if running else left
+        left -= rooms[gate.webhook_id]
+    asks = [_ask(hooks[w], room + 1, now) for w, room in rooms.items() if room > 0]
+    found: dict[str, list[Delivery]] = {w: [] for w in hooks}
+    for row in (yield from fetch_many("gate_candidates", asks)):
+        found[row["webhook_id"]].append(rows.delivery_from_row(row))
+    jobs, stopped, states = [], [], []
+    for gate in gates:
+        webhook, room = hooks[gate.webhook_id], rooms[gate.webhook_id]
+        due, more = found[gate.webhook_id][:room], len(found[gate.webhook_id]) > room
+        if waiting(webhook) != "pending":
+            stopped += [{"id": d.id, "status": waiting(webhook), "now": now} for d in due]
+            states.append(_stopped(gate, now, more=more))
+            continue
+        leased = [_lease(d, webhook, now) for d in due]
+        jobs += [Job(d, webhook) for d in leased]
+        ends = [d.lease_expires_at for d in leased if d.lease_expires_at is not None]
+        states.append(after_claim(gate, ends, now, more=more or room == 0))
+    yield from execute_many("lease_delivery", [_lease_params(j.delivery, now) for j in jobs])
+    yield from execute_many("stop_delivery", stopped)
+    yield from execute_many("update_gate", [state.to_row() for state in states])
+    drained = [hooks[s.webhook_id] for s in states if s.work_at > now]
+    return Claimed(jobs, drained)
+
+
+def recheck(drained: Sequence[Webhook], now: datetime) -> Flow[bool]:
+    """Wake the gates a claim left without work that have some after all; whether any had.
+
+    A publish wakes a gate only when the gate had no work that early, as read when the publish
+    ran; a claim that drained the gate at the same moment did not see that publish's
+    deliveries. So, after such a claim commits: wait for the publishes under way to these
+    webhooks (they hold their rows ``FOR KEY SHARE`` until they commit) and look again. A
+    publish that starts later reads the drained gate and wakes it itself."""
+    yield from fetch("lock_webhooks", {"ids": sorted(w.id for w in drained)})
+    found = yield from fetch_many("gate_candidates", [_ask(w, 1, now) for w in drained])
+    busy = sorted({row["webhook_id"] for row in found})
+    yield from execute_many("poke_gate", [{"webhook_id": w, "at": now} for w in busy])
+    return bool(busy)
+
+
+def wake(deliveries: Iterable[Delivery]) -> Flow[None]:
+    """After a publish: wake the gates of the gated deliveries it made due."""
+    due = [d for d in deliveries if d.gated and d.next_attempt_at is not None]
+    if due:
+        at = min(d.next_attempt_at for d in due if d.next_attempt_at is not None)
+        yield from execute("wake_gates", {"ids": sorted({d.webhook_id for d in due}), "at": at})
+
+
+def refresh(webhook_ids: Iterable[str], now: datetime, *, reorder: bool = False) -> Flow[None]:
+    """The webhooks' deliveries changed outside a claim (settled, given back, released,
+    re-queued): their gates have work from ``now`` and a full cap may have room. ``reorder``:
+    many deliveries became pending at once, so FIFO order is set again from scratch."""
+    ids = sorted(set(webhook_ids))
+    if reorder:
+        yield from execute_many("order_fifo", [{"webhook_id": w, "now": now} for w in ids])
+    yield from execute_many("poke_gate", [{"webhook_id": w, "at": now} for w in ids])
+
+
+def follow(webhook: Webhook, was: Row | None, now: datetime) -> Flow[None]:
+    """After a person's write: when its flow control turned on or off, or its ordering changed,
+    its gate and its unfinished deliveries follow."""
+    was_gated = bool(was["was_gated"]) if was is not None else False
+    was_fifo = was is not None and was["was_ordering"] == "fifo"
+    if webhook.gated != was_gated:
+        params = {"webhook_id": webhook.id, "gated": webhook.gated, "now": now}
+        yield from execute("regate_deliveries", params)
+        yield from execute("insert_gate" if webhook.gated else "delete_gate", params)
+    fifo = webhook.ordering == "fifo"
+    if fifo and (not was_fifo or not was_gated):
+        yield from execute("order_fifo", {"webhook_id": webhook.id, "now": now})
+    elif was_fifo and not fifo:
+        yield from execute("unorder_fifo", {"webhook_id": webhook.id, "now": now})
+
+
+def _gate(locked: Row, stats: Row, webhook: Webhook) -> Gate:
+    return Gate(
+        webhook_id=webhook.id,
+        rate_limit=webhook.rate_limit,
+        max_in_flight=webhook.max_in_flight,
+        window=Window.from_json(locked["rate_slots"]),
+        work_at=locked["work_at"],
+        in_flight=int(stats["in_flight"]),
+        lease_ends_at=stats["lease_ends_at"],
+        next_due_at=stats["next_due_at"],
+    )
+
+
+def _ask(webhook: Webhook, room: int, now: datetime) -> dict[str, Any]:
+    return {"webhook_id": webhook.id, "room": room, "fifo": webhook.ordering == "fifo",
+            "now": now}  # fmt: skip
+
+
+def _stopped(gate: Gate, now: datetime, *, more: bool) -> GateState:
+    """A gate whose webhook does not run: its due deliveries were held or cancelled (the
+    transition that stopped it did so already, but for a race); asleep until it runs again."""
+    state = idle(gate, now)
+    return dataclasses.replace(state, work_at=gate.work_at) if more else state
+
+
+def _lease(delivery: Delivery, webhook: Webhook, now: datetime) -> Delivery:
+    lease = now + timedelta(milliseconds=webhook.retry_policy.timeout_ms) + LEASE_MARGIN
+    return dataclasses.replace(delivery, status="in_flight", lease_expires_at=lease)
+
+
+def _lease_params(delivery: Delivery, now: datetime) -> Mapping[str, Any]:
+    return {"id": delivery.id, "lease": delivery.lease_expires_at, "now": now}
