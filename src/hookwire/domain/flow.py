@@ -107,8 +107,14 @@ class Window:
         low = slot - SPAN + 1
         return sum(c for i, c in enumerate(self.counts) if low <= self.first + i <= slot)
 
+    def slot(self, limit: RateLimit, now: datetime) -> int:
+        """The slot a start at ``now`` counts in: never before the latest one counted, so a
+        worker whose clock is behind another's cannot slip starts in below the window."""
+        latest = self.first + len(self.counts) - 1 if self.counts else limit.slot_of(now)
+        return max(limit.slot_of(now), latest)
+
     def room(self, limit: RateLimit, now: datetime) -> int:
-        return max(0, limit.max - self.used(limit.slot_of(now)))
+        return max(0, limit.max - self.used(self.slot(limit, now)))
 
     def record(self, slot: int, started: int) -> Window:
         """The window after ``started`` more starts in ``slot`` (older slots dropped)."""
@@ -120,7 +126,7 @@ class Window:
 
     def opens_at(self, limit: RateLimit, now: datetime) -> datetime:
         """The first moment from ``now`` on when one more start is allowed."""
-        slot = limit.slot_of(now)
+        slot = self.slot(limit, now)
         while self.used(slot) >= limit.max:  # at most SPAN steps: every count ages out
             slot += 1
         return max(now, limit.slot_start(slot))
@@ -173,7 +179,7 @@ def after_claim(gate: Gate, started: Sequence[datetime], now: datetime, *, more:
     open from ``now``: a webhook just served queues behind those that waited longer."""
     window = gate.window
     if gate.rate_limit is not None and started:
-        window = window.record(gate.rate_limit.slot_of(now), len(started))
+        window = window.record(window.slot(gate.rate_limit, now), len(started))
     ends = [t for t in (gate.lease_ends_at, *started) if t is not None]
     work_at = gate.work_at if more else min([gate.next_due_at or NEVER, *ends])
     in_flight = gate.in_flight + len(started)

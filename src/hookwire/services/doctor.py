@@ -17,7 +17,14 @@ CHECKS: Final = {
     "expired_leases": "deliveries in flight whose lease ended over 60 s ago (no worker running?)",
     "due_for_deleted_webhooks": "pending or held deliveries of deleted webhooks (not cancelled)",
     "held_for_running_webhooks": "held deliveries of webhooks that are not paused (not released)",
-    "pending_without_due_time": "pending deliveries with no next attempt time (never sent)",
+    "pending_without_due_time": "pending deliveries with no next attempt time and no earlier "
+    "delivery of their ordering key to wait for (never sent)",
+    "fifo_overlaps": "ordering keys of FIFO webhooks with more than one delivery in flight",
+    "over_cap": "webhooks with more deliveries in flight than their max_in_flight",
+    "gates_missing": "flow-controlled webhooks without a gate (their deliveries are never sent)",
+    "gated_mismatch": "unfinished deliveries whose flow control disagrees with their webhook's",
+    "sleeping_gates": "flow-controlled webhooks with a delivery due over 60 s ago that could go, "
+    "whose gate does not look for work",
     "succeeded_without_2xx": "succeeded deliveries with no 2xx attempt in their log",
     "attempts_missing": "deliveries counting more attempts than their log holds",
     "orphan_secrets": "secrets (local backend) of no webhook",

@@ -441,8 +441,42 @@ SELECT
     (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
      WHERE d.status = 'held' AND w.paused_at IS NULL AND w.enabled = 1
        AND w.is_deleted = 0) AS held_for_running_webhooks,
-    (SELECT count(*) FROM deliveries
-     WHERE status = 'pending' AND next_attempt_at IS NULL) AS pending_without_due_time,
+    (SELECT count(*) FROM deliveries AS d
+     WHERE d.status = 'pending' AND d.next_attempt_at IS NULL AND NOT EXISTS (
+         SELECT 1 FROM deliveries AS e
+         WHERE e.webhook_id = d.webhook_id AND e.gated = 1 AND d.gated = 1
+           AND e.ordering_key = d.ordering_key AND e.status IN ('pending', 'in_flight', 'held')
+           AND (e.created_at, e.event_id) < (d.created_at, d.event_id)))
+        AS pending_without_due_time,
+    (SELECT count(*) FROM (
+         SELECT d.webhook_id, d.ordering_key FROM deliveries AS d
+         JOIN webhooks AS w ON w.id = d.webhook_id
+         WHERE d.status = 'in_flight' AND w.ordering = 'fifo'
+         GROUP BY d.webhook_id, d.ordering_key HAVING count(*) > 1) AS o) AS fifo_overlaps,
+    (SELECT count(*) FROM webhooks AS w
+     WHERE w.max_in_flight < (SELECT count(*) FROM deliveries AS d
+                              WHERE d.webhook_id = w.id AND d.status = 'in_flight')) AS over_cap,
+    (SELECT count(*) FROM webhooks AS w
+     WHERE w.is_deleted = 0 AND (w.rate_limit <> 'null' OR w.max_in_flight IS NOT NULL OR w.ordering = 'fifo')
+       AND NOT EXISTS (SELECT 1 FROM webhook_gates AS g WHERE g.webhook_id = w.id))
+        AS gates_missing,
+    (SELECT count(*) FROM deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id
+     WHERE d.status IN ('pending', 'in_flight', 'held')
+       AND d.gated <> (w.rate_limit <> 'null' OR w.max_in_flight IS NOT NULL OR w.ordering = 'fifo')) AS gated_mismatch,
+    (SELECT count(*) FROM webhook_gates AS g JOIN webhooks AS w ON w.id = g.webhook_id
+     WHERE w.enabled = 1 AND w.paused_at IS NULL AND w.is_deleted = 0
+       AND g.work_at > :stale_before AND (g.closed_by IS NULL OR g.open_at < :stale_before)
+       AND EXISTS (
+           SELECT 1 FROM deliveries AS d
+           WHERE d.webhook_id = g.webhook_id AND d.gated = 1 AND d.status = 'pending'
+             AND d.next_attempt_at < :stale_before AND NOT EXISTS (
+                 SELECT 1 FROM deliveries AS e
+                 WHERE e.webhook_id = d.webhook_id AND e.gated = 1 AND w.ordering = 'fifo'
+                   AND e.ordering_key = d.ordering_key AND e.id <> d.id
+                   AND e.status IN ('pending', 'in_flight', 'held')
+                   AND (e.status = 'in_flight'
+                        OR (e.created_at, e.event_id) < (d.created_at, d.event_id)))))
+        AS sleeping_gates,
     (SELECT count(*) FROM deliveries AS d
      WHERE d.status = 'succeeded' AND NOT EXISTS (
          SELECT 1 FROM attempts AS a

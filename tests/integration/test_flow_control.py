@@ -1,0 +1,402 @@
+"""Flow control per webhook (docs/flow-control.md) on both stores: the settings' validation,
+then the worker against real loopback receivers: a rate limit, a cap on requests in flight,
+FIFO order per ordering key under retries, exhaustion and pause, and no webhook waiting behind
+another's limits. Each ends with ``hookwire doctor``'s checks at zero. The several-process
+tests on PostgreSQL are in tests/acceptance/test_flow_control_processes.py."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from hookwire.delivery.sender import Sender
+from hookwire.delivery.worker import Worker, WorkerConfig
+from hookwire.domain.flow import RateLimit
+from hookwire.services.announcements import paused
+from hookwire.services.container import Services
+from hookwire.services.doctor import examine
+from hookwire.settings import Settings
+from hookwire.timeutil import utcnow
+from tests import receivers
+from tests.conftest import WEBHOOKS, Api
+
+EVENTS = "/api/v1/events"
+FAST_RETRY = {"initialDelayMs": 10, "maxDelayMs": 20, "maxAttempts": 5}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.replace(allow_private_targets=True)
+
+
+def worker(services: Services, sender: Sender, **config: Any) -> Worker:
+    options = {"poll_interval_s": 0.05, "shutdown_grace_s": 5, **config}
+    return Worker(
+        services.store, services.secrets, sender, WorkerConfig(**options), announcer=paused
+    )
+
+
+async def run_until(
+    services: Services, sender: Sender, done: Any, timeout: float = 60, **config: Any
+) -> None:
+    """Run a worker until ``done()`` (a limited webhook is never "drained" by a burst)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(services, sender, **config).run(stop=stop))
+    try:
+        await receivers.until(done, timeout)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def publish(api: Api, key: str | None = None, n: int = 1) -> list[str]:
+    ids = []
+    for _ in range(n):
+        body: dict[str, Any] = {"type": "webhook_test", "data": {"test": True}}
+        if key is not None:
+            body["ordering_key"] = key
+        answer = await api.client.post(EVENTS, json=body)
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
+async def healthy(services: Services) -> None:
+    findings = await examine(services.store, services.secrets, utcnow(), lambda *_: None)
+    assert {f.check: f.count for f in findings if f.count} == {}
+
+
+async def statuses(api: Api, webhook_id: str) -> list[str]:
+    found = await api.client.get(
+        "/api/v1/deliveries", params={"webhook_id": webhook_id, "limit": 200}
+    )
+    return sorted(d["status"] for d in found.json()["data"])
+
+
+# --- the settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "pointer"),
+    [
+        ("rate_limit", {"max": 0, "per": "second"}, "/rate_limit/max"),
+        ("rate_limit", {"max": 100_001, "per": "second"}, "/rate_limit/max"),
+        ("rate_limit", {"max": 5, "per": "day"}, "/rate_limit/per"),
+        ("rate_limit", {"max": 5}, "/rate_limit/per"),
+        ("rate_limit", {"max": 5, "per": "second", "burst": 2}, "/rate_limit/burst"),
+        ("rate_limit", 5, "/rate_limit"),
+        ("max_in_flight", 0, "/max_in_flight"),
+        ("max_in_flight", 1001, "/max_in_flight"),
+        ("max_in_flight", 2.5, "/max_in_flight"),
+        ("ordering", "lifo", "/ordering"),
+        ("ordering", None, "/ordering"),
+    ],
+)
+async def test_bad_settings_are_422_at_their_pointer(
+    api: Api, field: str, value: Any, pointer: str
+) -> None:
+    answer = await api.client.post(WEBHOOKS, json={"url": "https://r.example.com/h", field: value})
+    assert answer.status_code == 422, answer.text
+    assert pointer in [e["path"] for e in answer.json()["errors"]]
+    hook = await api.create()
+    patched = await api.client.patch(
+        f"{WEBHOOKS}/{hook['id']}", json={field: value, "version": hook["version"]}
+    )
+    assert patched.status_code == 422, patched.text
+    assert pointer in [e["path"] for e in patched.json()["errors"]]
+
+
+async def test_settings_round_trip_and_clear(api: Api) -> None:
+    hook = await api.create()
+    assert (hook["rate_limit"], hook["max_in_flight"], hook["ordering"]) == (None, None, "none")
+    limits = {"rate_limit": {"max": 10, "per": "minute"}, "max_in_flight": 3, "ordering": "fifo"}
+    patched = await api.client.patch(
+        f"{WEBHOOKS}/{hook['id']}", json={**limits, "version": hook["version"]}
+    )
+    assert patched.status_code == 200, patched.text
+    read = (await api.client.get(f"{WEBHOOKS}/{hook['id']}")).json()
+    assert {k: read[k] for k in limits} == limits
+    cleared = await api.client.patch(
+        f"{WEBHOOKS}/{hook['id']}",
+        json={"rate_limit": None, "max_in_flight": None, "ordering": "none",
+              "version": read["version"]},
+    )  # fmt: skip
+    assert cleared.status_code == 200
+    assert {k: cleared.json()[k] for k in limits} == {
+        "rate_limit": None, "max_in_flight": None, "ordering": "none"
+    }  # fmt: skip
+
+
+async def test_inbound_webhooks_take_no_flow_control(api: Api) -> None:
+    answer = await api.client.post(
+        WEBHOOKS, json={"direction": "inbound", "max_in_flight": 2, "ordering": "fifo"}
+    )
+    assert answer.status_code == 422
+    assert {e["path"] for e in answer.json()["errors"]} == {"/max_in_flight", "/ordering"}
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, 7, ["a"]])
+async def test_a_bad_ordering_key_is_422(api: Api, key: Any) -> None:
+    body = {"type": "webhook_test", "data": {}, "ordering_key": key}
+    answer = await api.client.post(EVENTS, json=body)
+    assert answer.status_code == 422, answer.text
+    assert [e["path"] for e in answer.json()["errors"]] == ["/ordering_key"]
+
+
+async def test_the_ordering_key_is_on_event_reads(api: Api) -> None:
+    [with_key] = await publish(api, key="employee-42")
+    [without] = await publish(api)
+    assert (await api.client.get(f"{EVENTS}/{with_key}")).json()["ordering_key"] == "employee-42"
+    assert (await api.client.get(f"{EVENTS}/{without}")).json()["ordering_key"] is None
+    listed = (await api.client.get(EVENTS)).json()["data"]
+    assert {e["id"]: e["ordering_key"] for e in listed} == {with_key: "employee-42", without: None}
+
+
+# --- the store, with its own clock --------------------------------------------------------------
+
+
+async def test_the_claim_keeps_a_rate_limit_in_every_window(api: Api, services: Services) -> None:
+    """Claims every 50 ms for 3.5 s of the store's own time: never more than 4 leases in a
+    second and a slot (the limit's guarantee, docs/flow-control.md), and the limit is used."""
+    limit = RateLimit(4, "second")
+    hook = await api.create(rate_limit=limit.to_json())
+    await publish(api, n=20)
+    store, start = services.store, utcnow()
+    leased = []
+    for step in range(70):
+        now = start + timedelta(milliseconds=50 * step)
+        jobs = await store.claim(now, 100)
+        assert {j.webhook.id for j in jobs} <= {hook["id"]}
+        leased += [now] * len(jobs)
+    reach = timedelta(seconds=1, microseconds=limit.slot_us)
+    assert max(sum(t <= u < t + reach for u in leased) for t in leased) == 4
+    assert len(leased) >= 12  # about 4 per 1.03 s over 3.5 s
+
+
+async def test_the_claim_keeps_the_cap_until_a_lease_ends(api: Api, services: Services) -> None:
+    hook = await api.create(max_in_flight=2)
+    await publish(api, n=5)
+    now = utcnow()
+    first = await services.store.claim(now, 100)
+    assert len(first) == 2
+    assert await services.store.claim(now, 100) == []
+    later = first[0].delivery.lease_expires_at
+    assert later is not None
+    taken_over = await services.store.claim(later + timedelta(seconds=1), 100)
+    assert len(taken_over) == 2  # both leases ended: each is taken again, within the cap
+    assert {j.webhook.id for j in taken_over} == {hook["id"]}
+
+
+# --- the worker, against real receivers ---------------------------------------------------------
+
+
+class Concurrency:
+    """Answers after ``delay`` and records how many requests overlapped, per ordering key."""
+
+    def __init__(self, delay: float = 0.05, statuses: dict[str, list[int]] | None = None) -> None:
+        self.delay = delay
+        self.now = 0
+        self.most = 0
+        self.per_key: dict[str, int] = defaultdict(int)
+        self.key_overlaps = 0
+        self.arrivals: list[str] = []
+        self.statuses = statuses or {}
+        self.key_of: dict[str, str] = {}
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        event_id = request.headers["webhook-id"]
+        key = self.key_of.get(event_id, "")
+        self.arrivals.append(event_id)
+        self.now += 1
+        self.per_key[key] += 1
+        self.most = max(self.most, self.now)
+        self.key_overlaps += self.per_key[key] > 1
+        try:
+            await asyncio.sleep(self.delay)
+            planned = self.statuses.get(event_id)
+            return web.Response(status=planned.pop(0) if planned else 200)
+        finally:
+            self.now -= 1
+            self.per_key[key] -= 1
+
+
+async def test_a_rate_limit_holds_at_the_receiver(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    async with receivers.receiver() as target:
+        hook = await api.create(url=target.url, rate_limit={"max": 5, "per": "second"})
+        await publish(api, n=12)
+        await run_until(services, sender, lambda: len(target.received) == 12)
+    arrivals = sorted(r.at for r in target.received)
+    # A second less 100 ms: the guarantee is on starts, and an arrival may lag its start.
+    assert max(sum(t <= u < t + 0.9 for u in arrivals) for t in arrivals) <= 5
+    assert arrivals[-1] - arrivals[0] >= 2 * 0.9  # 12 at 5 per second: three windows
+    assert await statuses(api, hook["id"]) == ["succeeded"] * 12
+    await healthy(services)
+
+
+async def test_the_cap_bounds_requests_in_flight(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.1)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        hook = await api.create(url=target.url, max_in_flight=2)
+        await publish(api, n=10)
+        await run_until(services, sender, lambda: len(target.received) == 10)
+    assert receiver.most == 2
+    assert await statuses(api, hook["id"]) == ["succeeded"] * 10
+    await healthy(services)
+
+
+async def _fifo_run(
+    api: Api, services: Services, sender: Sender, receiver: Concurrency, hook: dict[str, Any]
+) -> dict[str, list[str]]:
+    published: dict[str, list[str]] = {}
+    for key in ("alice", "bob", "carol"):
+        published[key] = await publish(api, key=key, n=6)
+        receiver.key_of.update(dict.fromkeys(published[key], key))
+    return published
+
+
+def _assert_in_order(receiver: Concurrency, published: dict[str, list[str]]) -> None:
+    """Per key: one request at a time, and once an event arrived no earlier one arrives."""
+    assert receiver.key_overlaps == 0
+    for events in published.values():
+        seen = [e for e in receiver.arrivals if e in events]
+        firsts = list(dict.fromkeys(seen))
+        assert firsts == events
+        last_of = {e: max(i for i, x in enumerate(seen) if x == e) for e in events}
+        first_of = {e: seen.index(e) for e in events}
+        for earlier, later in itertools.pairwise(events):
+            assert last_of[earlier] < first_of[later]
+
+
+async def test_fifo_keeps_each_keys_order_under_retries(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.01)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        hook = await api.create(url=target.url, ordering="fifo", retry_policy=FAST_RETRY)
+        published = await _fifo_run(api, services, sender, receiver, hook)
+        for key, events in published.items():  # some fail twice before they succeed
+            receiver.statuses.update({events[1]: [500, 503], events[4]: [500]})
+            assert key
+        total = 18 + 3 * 3
+        await run_until(services, sender, lambda: len(target.received) == total)
+    _assert_in_order(receiver, published)
+    assert receiver.most > 1  # the keys went side by side
+    assert await statuses(api, hook["id"]) == ["succeeded"] * 18
+    await healthy(services)
+
+
+async def test_fifo_goes_on_after_an_exhausted_delivery(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.005)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        policy = {**FAST_RETRY, "maxAttempts": 2}
+        hook = await api.create(url=target.url, ordering="fifo", retry_policy=policy)
+        events = await publish(api, key="k", n=3)
+        receiver.key_of.update(dict.fromkeys(events, "k"))
+        receiver.statuses[events[0]] = [500, 500]
+        await run_until(services, sender, lambda: len(target.received) == 4)
+    assert receiver.arrivals == [events[0], events[0], events[1], events[2]]
+    assert await statuses(api, hook["id"]) == ["failed", "succeeded", "succeeded"]
+    await healthy(services)
+
+
+async def test_fifo_order_holds_across_a_pause(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.005)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        hook = await api.create(url=target.url, ordering="fifo")
+        paused_now = await api.client.post(f"{WEBHOOKS}/{hook['id']}/pause")
+        assert paused_now.status_code == 200
+        published = await _fifo_run(api, services, sender, receiver, hook)
+        assert set(await statuses(api, hook["id"])) == {"held"}
+        assert (await api.client.post(f"{WEBHOOKS}/{hook['id']}/resume")).status_code == 200
+        await healthy(services)
+        await run_until(services, sender, lambda: len(target.received) == 18)
+    _assert_in_order(receiver, published)
+    await healthy(services)
+
+
+async def test_turning_fifo_on_orders_the_backlog_and_off_releases_it(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.005)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        hook = await api.create(url=target.url)
+        published = await _fifo_run(api, services, sender, receiver, hook)
+        current = (await api.client.get(f"{WEBHOOKS}/{hook['id']}")).json()
+        answer = await api.client.patch(
+            f"{WEBHOOKS}/{hook['id']}", json={"ordering": "fifo", "version": current["version"]}
+        )
+        assert answer.status_code == 200
+        await healthy(services)
+        await run_until(services, sender, lambda: len(target.received) == 18)
+        _assert_in_order(receiver, published)
+        more = await publish(api, key="alice", n=3)
+        answer = await api.client.patch(
+            f"{WEBHOOKS}/{hook['id']}",
+            json={"ordering": "none", "version": answer.json()["version"]},
+        )
+        assert answer.status_code == 200
+        await healthy(services)
+        await run_until(services, sender, lambda: len(target.received) == 21)
+    assert set(receiver.arrivals[-3:]) == set(more)
+    await healthy(services)
+
+
+async def test_a_throttled_webhook_does_not_hold_up_another(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    async with receivers.receiver() as slow, receivers.receiver() as free:
+        throttled = await api.create(url=slow.url, rate_limit={"max": 1, "per": "hour"})
+        capped = await api.create(url=slow.url, max_in_flight=1)
+        open_ = await api.create(url=free.url, event_types=["webhook_test"])
+        await publish(api, n=30)
+        await run_until(
+            services,
+            sender,
+            lambda: len(free.received) == 30 and len(slow.received) == 31,
+            batch_size=4,
+        )
+    assert len(slow.received) == 31  # the hour's one, and the capped webhook's 30
+    assert await statuses(api, open_["id"]) == ["succeeded"] * 30
+    assert (await statuses(api, throttled["id"])).count("pending") == 29
+    assert await statuses(api, capped["id"]) == ["succeeded"] * 30
+    await healthy(services)
+
+
+async def test_adding_a_cap_to_a_webhook_with_a_backlog_gates_it(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    receiver = Concurrency(delay=0.05)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        hook = await api.create(url=target.url)
+        await publish(api, n=8)
+        answer = await api.client.patch(
+            f"{WEBHOOKS}/{hook['id']}", json={"max_in_flight": 1, "version": hook["version"]}
+        )
+        assert answer.status_code == 200
+        await healthy(services)
+        await run_until(services, sender, lambda: len(target.received) == 8)
+    assert receiver.most == 1
+    await healthy(services)
+
+
+async def test_the_test_send_is_exempt(api: Api, services: Services) -> None:
+    async with receivers.receiver() as target:
+        hook = await api.create(url=target.url, rate_limit={"max": 1, "per": "hour"})
+        for _ in range(3):
+            answer = await api.client.post(f"{WEBHOOKS}/{hook['id']}/test")
+            assert answer.status_code == 200, answer.text
+    assert len(target.received) == 3
