@@ -93,9 +93,12 @@ class Client:
         state: str | None = None,
         tags: list[str] | None = None,
         idempotency_key: str | None = None,
+        ordering_key: str | None = None,
     ) -> dict[str, Any]:
-        """Publish an event: ``{id, type, created_at, deliveries}`` (as ``POST /events``)."""
-        optional = {"connector_id": connector_id, "customer_id": customer_id, "state": state}
+        """Publish an event: ``{id, type, created_at, deliveries}`` (as ``POST /events``).
+        ``ordering_key``: FIFO webhooks send one key's events one at a time, in order."""
+        optional = {"connector_id": connector_id, "customer_id": customer_id, "state": state,
+                    "ordering_key": ordering_key}  # fmt: skip
         body = {"type": type, "data": data, **{k: v for k, v in optional.items() if v}}
         if tags is not None:
             body["tags"] = tags

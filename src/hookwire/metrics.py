@@ -86,6 +86,13 @@ class Metrics:
             "How late the most overdue pending delivery is (0 when none is due).",
             registry=registry,
         )  # fmt: skip
+        self._waiting = Gauge(
+            "hookwire_deliveries_waiting",
+            "Pending deliveries of flow-controlled webhooks held back, by reason (ordering: "
+            "behind an earlier delivery of their key; rate_limit, max_in_flight: due, but for "
+            "that limit of their webhook).",
+            ["reason"], registry=registry,
+        )  # fmt: skip
         self._paused = Gauge(
             "hookwire_webhooks_paused", "Webhooks paused (by hand or after failures).",
             registry=registry,
@@ -115,6 +122,8 @@ class Metrics:
         late = (now - stats.next_due_at).total_seconds() if stats.next_due_at else 0.0
         self._oldest_due.set(max(late, 0.0))
         self._paused.set(stats.paused_webhooks)
+        for reason in ("ordering", "rate_limit", "max_in_flight"):
+            self._waiting.labels(reason=reason).set(getattr(stats, f"waiting_{reason}"))
 
     async def scrape(self, store: Store) -> bytes:
         """The queue's state read from ``store``, then every metric, rendered."""

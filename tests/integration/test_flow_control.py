@@ -25,6 +25,7 @@ from hookwire.settings import Settings
 from hookwire.timeutil import utcnow
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
+from tests.integration.test_dashboard import signed_in
 
 EVENTS = "/api/v1/events"
 FAST_RETRY = {"initialDelayMs": 10, "maxDelayMs": 20, "maxAttempts": 5}
@@ -400,3 +401,34 @@ async def test_the_test_send_is_exempt(api: Api, services: Services) -> None:
             answer = await api.client.post(f"{WEBHOOKS}/{hook['id']}/test")
             assert answer.status_code == 200, answer.text
     assert len(target.received) == 3
+
+
+async def test_metrics_count_what_waits_by_reason(api: Api, services: Services) -> None:
+    await api.create(rate_limit={"max": 1, "per": "hour"}, event_types=["webhook_test"])
+    await api.create(max_in_flight=1, event_types=["webhook_test"])
+    await api.create(ordering="fifo", event_types=["webhook_test"])
+    await publish(api, key="k", n=3)
+    assert len(await services.store.claim(utcnow(), 100)) == 3  # one of each webhook
+    metrics = (await api.anonymous().client.get("/metrics")).text
+    for reason in ("ordering", "rate_limit", "max_in_flight"):
+        assert f'hookwire_deliveries_waiting{{reason="{reason}"}} 2.0' in metrics
+    assert "acme" not in metrics  # no tenant data in labels
+
+
+async def test_the_dashboard_shows_limits_and_what_waits(api: Api, services: Services) -> None:
+    hook = await api.create(rate_limit={"max": 1, "per": "hour"}, max_in_flight=4,
+                            ordering="fifo")  # fmt: skip
+    plain = await api.create()
+    await publish(api, key="k", n=3)
+    await publish(api, key="j", n=2)
+    assert len(await services.store.claim(utcnow(), 100)) == 1 + 5  # the hour's one; plain's 5
+    browser, _ = await signed_in(api)
+    listed = (await browser.get("/dashboard/webhooks")).text
+    assert "1/hour · 4 at once · FIFO per ordering key" in listed
+    page = (await browser.get(f"/dashboard/webhooks/{hook['id']}")).text
+    assert "1/hour · 4 at once · FIFO per ordering key" in page
+    backlog = page.split('id="backlog">')[1].split("</td>")[0]
+    assert "1 due, held by the rate limit until" in backlog  # key j's head
+    assert "1 in flight" in backlog and "3 behind an earlier delivery" in backlog
+    other = (await browser.get(f"/dashboard/webhooks/{plain['id']}")).text
+    assert "none: as fast as the receiver answers" in other

@@ -108,6 +108,9 @@ def publish_command(
         str, typer.Argument(help="a JSON file with the POST /events body, or -")
     ] = "-",
     idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key")] = None,
+    ordering_key: Annotated[
+        str | None, typer.Option(help="the event's ordering_key (FIFO webhooks), over the body's")
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Publish one event, validated against its type, straight into the store."""
@@ -116,6 +119,8 @@ def publish_command(
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"{source} is not JSON: {exc}") from exc
+    if ordering_key is not None and isinstance(body, dict):
+        body["ordering_key"] = ordering_key
     settings = load_settings(database_url=database_url)
 
     async def run(services: Services) -> dict[str, object]:

@@ -18,6 +18,7 @@ from hookwire.commands.common import (
     with_services,
 )
 from hookwire.domain.filters import DeliveryQuery, WebhookQuery
+from hookwire.domain.flow import read_rate
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
 from hookwire.domain.webhook_requests import read_draft
@@ -88,6 +89,11 @@ def create(
     scheme: Annotated[str | None, typer.Option(help="signature_scheme")] = None,
     secret: Annotated[str | None, typer.Option(help="default: generated")] = None,
     connector_id: Annotated[str | None, typer.Option()] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option(help="at most N requests per second|minute|hour: N/minute")
+    ] = None,
+    max_in_flight: Annotated[int | None, typer.Option(help="at most N requests at once")] = None,
+    ordering: Annotated[str | None, typer.Option(help="none or fifo (per ordering key)")] = None,
     as_json: JsonOpt = False,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -95,6 +101,8 @@ def create(
     fields = {
         "url": url, "direction": direction, "event_types": event_type, "name": name,
         "signature_scheme": scheme, "secret": secret, "connector_id": connector_id,
+        "rate_limit": None if rate_limit is None else read_rate(rate_limit),
+        "max_in_flight": max_in_flight, "ordering": ordering,
     }  # fmt: skip
     body = {key: value for key, value in fields.items() if value is not None}
     settings = load_settings(database_url=database_url)

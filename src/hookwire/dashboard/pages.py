@@ -76,13 +76,14 @@ async def webhook(request: Request, session: Session) -> Response:
         context["messages"] = await services.inbound.list(principal, query, cursor)
         return page(request, session, "webhook.html", **context)
     now = utcnow()
-    hour, day, health, log = await asyncio.gather(
+    hour, day, health, backlog, log = await asyncio.gather(
         services.deliveries.activity(principal, webhook_id, now, *HOUR),
         services.deliveries.activity(principal, webhook_id, now, *DAY),
         services.deliveries.health(principal, [webhook_id], now - timedelta(hours=24)),
+        services.deliveries.backlog(principal, webhook_id, now),
         _delivery_log(request, session, webhook_id),
     )
-    context.update(hour=hour, day=day, health=health[webhook_id], **log)
+    context.update(hour=hour, day=day, health=health[webhook_id], backlog=backlog, **log)
     return page(request, session, "webhook.html", **context)
 
 

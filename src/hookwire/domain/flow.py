@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from hookwire.errors import ValidationFailed
+
 Per = Literal["second", "minute", "hour"]
 Ordering = Literal["none", "fifo"]
 ClosedBy = Literal["rate_limit", "max_in_flight"]
@@ -78,6 +80,40 @@ class RateLimit:
     @classmethod
     def from_json(cls, value: Mapping[str, Any] | None) -> RateLimit | None:
         return None if value is None else cls(int(value["max"]), value["per"])
+
+
+def read_rate(text: str) -> dict[str, Any]:
+    """``N/per`` (the CLI's spelling, ``10/second``) as a ``rate_limit`` value; its schema
+    checks the numbers."""
+    count, _, per = text.partition("/")
+    if not count.strip().isdigit() or per.strip() not in PERIOD_S:
+        raise ValidationFailed.at("/rate_limit", "write it as N/second, N/minute or N/hour")
+    return {"max": int(count), "per": per.strip()}
+
+
+def describe(rate_limit: RateLimit | None, max_in_flight: int | None, ordering: str) -> str:
+    """A webhook's flow control in a few words (the dashboard): ``10/minute · 3 at once ·
+    FIFO``, or ``""`` without any."""
+    parts = []
+    if rate_limit is not None:
+        parts.append(f"{rate_limit.max}/{rate_limit.per}")
+    if max_in_flight is not None:
+        parts.append(f"{max_in_flight} at once")
+    if ordering == "fifo":
+        parts.append("FIFO per ordering key")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What one webhook's unfinished deliveries wait for, now (the dashboard)."""
+
+    due: int = 0  # pending and due: they go as soon as a worker and the limits let them
+    ordering: int = 0  # pending behind an earlier delivery of their ordering key
+    scheduled: int = 0  # pending, a retry later
+    in_flight: int = 0
+    closed_by: ClosedBy | None = None  # the limit that holds the due ones back, if any
+    open_at: datetime | None = None  # until when
 
 
 def _micros(moment: datetime) -> int:

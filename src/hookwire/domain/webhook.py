@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from hookwire.domain.flow import Ordering, RateLimit
+from hookwire.domain.flow import Ordering, RateLimit, describe
 from hookwire.domain.principal import Principal
 from hookwire.domain.retry import RetryPolicy
 from hookwire.domain.targets import target_problem
@@ -104,6 +104,11 @@ class Webhook:
     @property
     def is_active(self) -> bool:
         return self.enabled and self.paused_at is None and not self.is_deleted
+
+    @property
+    def limits(self) -> str:
+        """Its flow control in a few words (``domain.flow.describe``)."""
+        return describe(self.rate_limit, self.max_in_flight, self.ordering)
 
     @property
     def gated(self) -> bool:

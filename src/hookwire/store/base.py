@@ -24,6 +24,7 @@ from hookwire.domain.delivery import Candidate, Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
+from hookwire.domain.flow import Backlog
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.outcome import Outcome
 from hookwire.domain.principal import Principal
@@ -118,6 +119,11 @@ class QueueStats:
     in_flight: int
     held: int  # of paused webhooks
     paused_webhooks: int
+    # Pending deliveries of flow-controlled webhooks held back (docs/flow-control.md): behind
+    # an earlier delivery of their ordering key, or due but for a rate limit or a cap.
+    waiting_ordering: int = 0
+    waiting_rate_limit: int = 0
+    waiting_max_in_flight: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +250,9 @@ class DeliveryLog(Protocol):
     ) -> list[Bucket]:
         """The webhook's attempts since ``since`` in buckets of ``width_s`` seconds (only
         buckets with attempts, oldest first)."""
+
+    async def backlog(self, principal: Principal, webhook_id: str, now: datetime) -> Backlog:
+        """What the webhook's unfinished deliveries wait for now."""
 
     async def recent_attempts(
         self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int

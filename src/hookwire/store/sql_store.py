@@ -23,6 +23,7 @@ from hookwire.domain.delivery import Delivery
 from hookwire.domain.event import Event
 from hookwire.domain.event_type import EventType
 from hookwire.domain.filters import DeliveryQuery, EventQuery, InboundQuery, WebhookQuery
+from hookwire.domain.flow import Backlog
 from hookwire.domain.inbound import InboundMessage
 from hookwire.domain.principal import Principal
 from hookwire.domain.webhook import Webhook
@@ -200,6 +201,12 @@ class SQLStore(ABC):
         return [
             Bucket(int(r["bucket"]), r["attempts"], r["succeeded"], r["retrying"]) for r in found
         ]
+
+    async def backlog(self, principal: Principal, webhook_id: str, now: datetime) -> Backlog:
+        params = {"tenant_id": principal.tenant_id, "webhook_id": webhook_id, "now": now}
+        found = await self._read(one("webhook_backlog", params))
+        assert found is not None  # one row, always
+        return Backlog(**found)
 
     async def recent_attempts(
         self, principal: Principal, after_id: str | None, webhook_id: str | None, limit: int

@@ -428,17 +428,34 @@ LIMIT :limit;
 DELETE FROM inbound_messages WHERE received_at < :before;
 
 -- name: queue_stats
--- For /metrics: each count is read from a partial index (deliveries_due, deliveries_leased,
--- deliveries_held), never from the finished deliveries, which grow without bound.
+-- For /metrics: each count is read from a partial index (deliveries_due and
+-- deliveries_gated_due, deliveries_leased, deliveries_held), never from the finished
+-- deliveries, which grow without bound. next_due_at is when the workers should next claim
+-- (as next_due): a throttled webhook's backlog is not late. The waiting counts are of gated
+-- deliveries that could go but for their webhook's limits, by the limit that holds them.
 SELECT
-    (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
+    (SELECT count(*) FROM deliveries WHERE status = 'pending' AND NOT gated)
+    + (SELECT count(*) FROM deliveries WHERE status = 'pending' AND gated) AS pending,
     (SELECT count(*) FROM deliveries
-     WHERE status = 'pending' AND next_attempt_at <= :now::timestamptz) AS due,
-    (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending') AS next_due_at,
+     WHERE status = 'pending' AND NOT gated AND next_attempt_at <= :now::timestamptz)
+    + (SELECT count(*) FROM deliveries
+       WHERE status = 'pending' AND gated AND next_attempt_at <= :now::timestamptz) AS due,
+    least((SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND NOT gated),
+          (SELECT min(greatest(work_at, open_at)) FROM webhook_gates)) AS next_due_at,
     (SELECT count(*) FROM deliveries WHERE status = 'in_flight') AS in_flight,
     (SELECT count(*) FROM deliveries WHERE status = 'held') AS held,
     (SELECT count(*) FROM webhooks
-     WHERE paused_at IS NOT NULL AND is_deleted = false) AS paused_webhooks;
+     WHERE paused_at IS NOT NULL AND is_deleted = false) AS paused_webhooks,
+    (SELECT count(*) FROM deliveries
+     WHERE status = 'pending' AND gated AND next_attempt_at IS NULL) AS waiting_ordering,
+    (SELECT count(*) FROM webhook_gates AS g JOIN deliveries AS d
+         ON d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated
+        AND d.next_attempt_at <= :now::timestamptz
+     WHERE g.closed_by = 'rate_limit' AND g.open_at > :now::timestamptz) AS waiting_rate_limit,
+    (SELECT count(*) FROM webhook_gates AS g JOIN deliveries AS d
+         ON d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated
+        AND d.next_attempt_at <= :now::timestamptz
+     WHERE g.closed_by = 'max_in_flight' AND g.open_at > :now::timestamptz) AS waiting_max_in_flight;
 
 -- name: attempts_after
 -- ``deliveries tail``: what came after the last attempt shown, oldest first.
@@ -679,21 +696,23 @@ WHERE id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb))
 ORDER BY id
 FOR UPDATE;
 
--- name: webhook_waiting
--- What a webhook's pending deliveries wait for (the dashboard).
+-- name: webhook_backlog
+-- What one webhook's unfinished deliveries wait for (the dashboard; domain.flow.Backlog).
 SELECT
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL)
-        AS ordering,
-    (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending'
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
        AND next_attempt_at <= :now::timestamptz) AS due,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending'
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+       AND next_attempt_at IS NULL) AS ordering,
+    (SELECT count(*) FROM deliveries
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
        AND next_attempt_at > :now::timestamptz) AS scheduled,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'in_flight') AS in_flight,
-    (SELECT closed_by FROM webhook_gates
-     WHERE webhook_id = :webhook_id AND open_at > :now::timestamptz) AS closed_by,
-    (SELECT open_at FROM webhook_gates
-     WHERE webhook_id = :webhook_id AND open_at > :now::timestamptz) AS open_at;
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'in_flight')
+        AS in_flight,
+    g.closed_by, g.open_at
+FROM (SELECT 1) AS one
+LEFT JOIN webhook_gates AS g
+    ON g.webhook_id = :webhook_id AND g.open_at > :now::timestamptz AND g.closed_by IS NOT NULL
+   AND EXISTS (SELECT 1 FROM webhooks WHERE id = :webhook_id AND tenant_id = :tenant_id);

@@ -377,17 +377,35 @@ LIMIT :limit;
 DELETE FROM inbound_messages WHERE received_at < :before;
 
 -- name: queue_stats
--- For /metrics: each count is read from a partial index (deliveries_due, deliveries_leased,
--- deliveries_held), never from the finished deliveries, which grow without bound.
+-- For /metrics: each count is read from a partial index (deliveries_due and
+-- deliveries_gated_due, deliveries_leased, deliveries_held), never from the finished
+-- deliveries, which grow without bound. next_due_at is when the workers should next claim
+-- (as next_due): a throttled webhook's backlog is not late. The waiting counts are of gated
+-- deliveries that could go but for their webhook's limits, by the limit that holds them.
 SELECT
-    (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
+    (SELECT count(*) FROM deliveries WHERE status = 'pending' AND gated = 0)
+    + (SELECT count(*) FROM deliveries WHERE status = 'pending' AND gated = 1) AS pending,
     (SELECT count(*) FROM deliveries
-     WHERE status = 'pending' AND next_attempt_at <= :now) AS due,
-    (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending') AS next_due_at,
+     WHERE status = 'pending' AND gated = 0 AND next_attempt_at <= :now)
+    + (SELECT count(*) FROM deliveries
+       WHERE status = 'pending' AND gated = 1 AND next_attempt_at <= :now) AS due,
+    (SELECT min(due) FROM (
+        SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND gated = 0
+        UNION ALL SELECT min(max(work_at, open_at)) FROM webhook_gates)) AS next_due_at,
     (SELECT count(*) FROM deliveries WHERE status = 'in_flight') AS in_flight,
     (SELECT count(*) FROM deliveries WHERE status = 'held') AS held,
     (SELECT count(*) FROM webhooks
-     WHERE paused_at IS NOT NULL AND is_deleted = 0) AS paused_webhooks;
+     WHERE paused_at IS NOT NULL AND is_deleted = 0) AS paused_webhooks,
+    (SELECT count(*) FROM deliveries
+     WHERE status = 'pending' AND gated = 1 AND next_attempt_at IS NULL) AS waiting_ordering,
+    (SELECT count(*) FROM webhook_gates AS g JOIN deliveries AS d
+         ON d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated = 1
+        AND d.next_attempt_at <= :now
+     WHERE g.closed_by = 'rate_limit' AND g.open_at > :now) AS waiting_rate_limit,
+    (SELECT count(*) FROM webhook_gates AS g JOIN deliveries AS d
+         ON d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated = 1
+        AND d.next_attempt_at <= :now
+     WHERE g.closed_by = 'max_in_flight' AND g.open_at > :now) AS waiting_max_in_flight;
 
 -- name: attempts_after
 -- ``deliveries tail``: what came after the last attempt shown, oldest first.
@@ -585,19 +603,23 @@ WHERE webhook_id = :webhook_id;
 -- name: lock_webhooks
 SELECT id FROM webhooks WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id;
 
--- name: webhook_waiting
+-- name: webhook_backlog
+-- What one webhook's unfinished deliveries wait for (the dashboard; domain.flow.Backlog).
 SELECT
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at IS NULL)
-        AS ordering,
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+       AND next_attempt_at <= :now) AS due,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at <= :now) AS due,
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+       AND next_attempt_at IS NULL) AS ordering,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'pending' AND next_attempt_at > :now)
-        AS scheduled,
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+       AND next_attempt_at > :now) AS scheduled,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND status = 'in_flight') AS in_flight,
-    (SELECT closed_by FROM webhook_gates WHERE webhook_id = :webhook_id AND open_at > :now)
-        AS closed_by,
-    (SELECT open_at FROM webhook_gates WHERE webhook_id = :webhook_id AND open_at > :now)
-        AS open_at;
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'in_flight')
+        AS in_flight,
+    g.closed_by, g.open_at
+FROM (SELECT 1) AS one
+LEFT JOIN webhook_gates AS g
+    ON g.webhook_id = :webhook_id AND g.open_at > :now AND g.closed_by IS NOT NULL
+   AND EXISTS (SELECT 1 FROM webhooks WHERE id = :webhook_id AND tenant_id = :tenant_id);
