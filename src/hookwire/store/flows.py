@@ -183,7 +183,7 @@ def insert_webhook(webhook: Webhook) -> Flow[None]:
 def give_back(jobs: Sequence[Job], now: datetime, due_at: datetime) -> Flow[None]:
     """Leases given back unsent: due again at ``due_at``, their gates woken."""
     yield from execute_many("release_lease", [rows.release_params(j, now, due_at) for j in jobs])
-    yield from gates.refresh([j.webhook.id for j in jobs if j.delivery.gated], due_at)
+    yield from gates.refresh([j.webhook.id for j in jobs], due_at)  # no gate: no-op
 
 
 def requeue(params: Row, now: datetime) -> Flow[Delivery | None]:

@@ -45,9 +45,11 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
     stats = {row["webhook_id"]: row for row in (yield from fetch_many("gate_stats", per_gate))}
     gates = [_gate(row, stats[row["id"]], hooks[row["id"]]) for row in locked]
     rooms, left = {}, budget
-    for gate in gates:
-        running = waiting(hooks[gate.webhook_id]) == "pending"
-        rooms[gate.webhook_id] = gate.room(now, left) if running else left
+    for gate in gates:  # a stopped webhook's due deliveries are held, not sent: no budget
+        if waiting(hooks[gate.webhook_id]) != "pending":
+            rooms[gate.webhook_id] = budget
+            continue
+        rooms[gate.webhook_id] = gate.room(now, left)
         left -= rooms[gate.webhook_id]
     asks = [_ask(hooks[w], room + 1, now) for w, room in rooms.items() if room > 0]
     found: dict[str, list[Delivery]] = {w: [] for w in hooks}

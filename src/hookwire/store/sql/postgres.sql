@@ -153,6 +153,18 @@ WITH wanted AS (
                         WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')))
     ORDER BY w.id
     FOR KEY SHARE OF w
+), idle_gates AS (
+    -- Wake the gates of gated webhooks that had no work this early, in this statement, so a
+    -- crash after the commit cannot lose it. store/gates.py: wake runs once more after the
+    -- commit, for a claim that drained a gate while this statement's snapshot was older.
+    SELECT g.webhook_id FROM webhook_gates AS g
+    WHERE g.webhook_id IN (SELECT id FROM live WHERE gated AND running)
+      AND g.work_at > :created_at::timestamptz
+    ORDER BY g.webhook_id
+    FOR NO KEY UPDATE OF g
+), woken AS (
+    UPDATE webhook_gates SET work_at = :created_at
+    WHERE webhook_id IN (SELECT webhook_id FROM idle_gates)
 ), event AS (
     INSERT INTO events (
         id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
@@ -606,11 +618,16 @@ WHERE id = (SELECT id FROM deliveries
 
 -- name: wake_gates
 -- A publish made gated deliveries due at :at. Written only when the gate had no work that
--- early, so publishes to a busy webhook do not queue on its gate's row; a claim that found
--- nothing looks again after such a publish commits (see recheck_gates).
+-- early, so publishes to a busy webhook do not queue on its gate's row; a claim that drained
+-- a gate looks again once the publishes under way commit (store/gates.py: recheck). Locked in
+-- id order: two publishes waking the same gates do not deadlock.
 UPDATE webhook_gates SET work_at = :at
-WHERE webhook_id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb))
-  AND work_at > :at::timestamptz;
+WHERE webhook_id IN (
+    SELECT webhook_id FROM webhook_gates
+    WHERE webhook_id IN (SELECT value FROM jsonb_array_elements_text(:ids::jsonb))
+      AND work_at > :at::timestamptz
+    ORDER BY webhook_id
+    FOR NO KEY UPDATE);
 
 -- name: poke_gate
 -- Its deliveries changed (settled, given back, released, re-queued): it has work from :at,
