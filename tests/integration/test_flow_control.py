@@ -432,3 +432,16 @@ async def test_the_dashboard_shows_limits_and_what_waits(api: Api, services: Ser
     assert "1 in flight" in backlog and "3 behind an earlier delivery" in backlog
     other = (await browser.get(f"/dashboard/webhooks/{plain['id']}")).text
     assert "none: as fast as the receiver answers" in other
+
+
+async def test_gates_take_turns_when_the_batch_is_small(api: Api, services: Services) -> None:
+    """Six capped webhooks with work, a claim of one gated delivery at a time: each webhook
+    is served once before any is served twice (a gate just served goes to the back)."""
+    hooks = {(await api.create(max_in_flight=10))["id"] for _ in range(6)}
+    await publish(api, n=3)
+    served = []
+    start = utcnow()
+    for step in range(12):
+        [job] = await services.store.claim(start + timedelta(milliseconds=step), 1)
+        served.append(job.webhook.id)
+    assert set(served[:6]) == hooks and set(served[6:]) == hooks

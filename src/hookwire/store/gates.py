@@ -44,19 +44,13 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
     yield from execute_many("expire_gated_leases", per_gate)
     stats = {row["webhook_id"]: row for row in (yield from fetch_many("gate_stats", per_gate))}
     gates = [_gate(row, stats[row["id"]], hooks[row["id"]]) for row in locked]
-    rooms, left = {}, budget
-    for gate in gates:  # a stopped webhook's due deliveries are held, not sent: no budget
-        if waiting(hooks[gate.webhook_id]) != "pending":
-            rooms[gate.webhook_id] = budget
-            continue
-        rooms[gate.webhook_id] = gate.room(now, left)
-        left -= rooms[gate.webhook_id]
+    rooms = _rooms(gates, hooks, now, budget)
     asks = [_ask(hooks[w], room + 1, now) for w, room in rooms.items() if room > 0]
     found: dict[str, list[Delivery]] = {w: [] for w in hooks}
     for row in (yield from fetch_many("gate_candidates", asks)):
         found[row["webhook_id"]].append(rows.delivery_from_row(row))
     jobs, stopped, states = [], [], []
-    for gate in gates:
+    for gate in (g for g in gates if g.webhook_id in rooms):
         webhook, room = hooks[gate.webhook_id], rooms[gate.webhook_id]
         due, more = found[gate.webhook_id][:room], len(found[gate.webhook_id]) > room
         if waiting(webhook) != "pending":
@@ -121,6 +115,23 @@ def follow(webhook: Webhook, was: Row | None, now: datetime) -> Flow[None]:
         yield from execute("order_fifo", {"webhook_id": webhook.id, "now": now})
     elif was_fifo and not fifo:
         yield from execute("unorder_fifo", {"webhook_id": webhook.id, "now": now})
+
+
+def _rooms(
+    gates: Sequence[Gate], hooks: Mapping[str, Webhook], now: datetime, budget: int
+) -> dict[str, int]:
+    """How many deliveries each gate may start now, the budget shared in the gates' order
+    (longest waiting first). A gate the budget does not reach is left out, unchanged, so it
+    keeps its place in the line; a stopped webhook's gate takes none of it (its due deliveries
+    are held, not sent)."""
+    rooms, left = {}, budget
+    for gate in gates:
+        if waiting(hooks[gate.webhook_id]) != "pending":
+            rooms[gate.webhook_id] = budget
+        elif left > 0:
+            rooms[gate.webhook_id] = gate.room(now, left)
+            left -= rooms[gate.webhook_id]
+    return rooms
 
 
 def _gate(locked: Row, stats: Row, webhook: Webhook) -> Gate:
