@@ -134,6 +134,12 @@ async def test_settings_round_trip_and_clear(api: Api) -> None:
     }  # fmt: skip
 
 
+async def test_integral_numbers_are_read_as_integers(api: Api) -> None:
+    hook = await api.create(max_in_flight=2.0, rate_limit={"max": 5.0, "per": "second"})
+    assert (hook["max_in_flight"], hook["rate_limit"]) == (2, {"max": 5, "per": "second"})
+    assert isinstance(hook["max_in_flight"], int) and isinstance(hook["rate_limit"]["max"], int)
+
+
 async def test_inbound_webhooks_take_no_flow_control(api: Api) -> None:
     answer = await api.client.post(
         WEBHOOKS, json={"direction": "inbound", "max_in_flight": 2, "ordering": "fifo"}

@@ -80,7 +80,7 @@ async def webhook(request: Request, session: Session) -> Response:
         services.deliveries.activity(principal, webhook_id, now, *HOUR),
         services.deliveries.activity(principal, webhook_id, now, *DAY),
         services.deliveries.health(principal, [webhook_id], now - timedelta(hours=24)),
-        services.deliveries.backlog(principal, webhook_id, now),
+        services.deliveries.backlog(principal, found, now),
         _delivery_log(request, session, webhook_id),
     )
     context.update(hour=hour, day=day, health=health[webhook_id], backlog=backlog, **log)

@@ -319,6 +319,8 @@ def _typed(fields: Mapping[str, Any], default_pause: int) -> dict[str, Any]:
             out[name] = RetryPolicy.from_json(value, default_pause)
         elif name == "rate_limit":
             out[name] = RateLimit.from_json(value)
+        elif name == "max_in_flight":  # JSON Schema's integer includes 2.0
+            out[name] = None if value is None else int(value)
         elif name in {"event_types", "tags"}:
             out[name] = tuple(value)
         elif name in {"headers", "signature_options"}:
@@ -356,7 +358,8 @@ def build(
         retry_policy=policy or RetryPolicy(pause_after_failures=default_pause),
         connector_id=draft.connector_id, tags=draft.tags, application_id=draft.application_id,
         source=draft.source, source_type=draft.source_type, envelope=draft.envelope,
-        rate_limit=RateLimit.from_json(draft.rate_limit), max_in_flight=draft.max_in_flight,
+        rate_limit=RateLimit.from_json(draft.rate_limit),
+        max_in_flight=None if draft.max_in_flight is None else int(draft.max_in_flight),
         ordering=draft.ordering,
     )  # fmt: skip
 

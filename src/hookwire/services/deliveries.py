@@ -12,6 +12,7 @@ from hookwire.domain.delivery import Delivery
 from hookwire.domain.filters import DeliveryQuery
 from hookwire.domain.flow import Backlog
 from hookwire.domain.principal import Principal
+from hookwire.domain.webhook import Webhook
 from hookwire.errors import Conflict, NotFound
 from hookwire.services.paging import Page, check_window, paged
 from hookwire.store.base import Store
@@ -61,9 +62,14 @@ class DeliveryService:
         found = await self.store.attempt_activity(principal, webhook_id, since, width_s)
         return series(found, start, width_s, count)
 
-    async def backlog(self, principal: Principal, webhook_id: str, now: datetime) -> Backlog:
-        """What the webhook's unfinished deliveries wait for now (docs/flow-control.md)."""
-        return await self.store.backlog(principal, webhook_id, now)
+    async def backlog(
+        self, principal: Principal, webhook: Webhook, now: datetime
+    ) -> Backlog | None:
+        """What the webhook's unfinished deliveries wait for now (docs/flow-control.md); None
+        without flow control (nothing holds them back but the workers)."""
+        if not webhook.gated:
+            return None
+        return await self.store.backlog(principal, webhook.id, now)
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """A new attempt now, in any state but in flight (409: the attempt under way ends

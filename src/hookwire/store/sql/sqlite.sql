@@ -604,19 +604,20 @@ WHERE webhook_id = :webhook_id;
 SELECT id FROM webhooks WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id;
 
 -- name: webhook_backlog
--- What one webhook's unfinished deliveries wait for (the dashboard; domain.flow.Backlog).
+-- What a gated webhook's unfinished deliveries wait for (the dashboard; domain.flow.Backlog),
+-- each count from a partial index of gated deliveries (never from the webhook's history).
 SELECT
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND gated = 1 AND status = 'pending'
        AND next_attempt_at <= :now) AS due,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND gated = 1 AND status = 'pending'
        AND next_attempt_at IS NULL) AS ordering,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'pending'
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND gated = 1 AND status = 'pending'
        AND next_attempt_at > :now) AS scheduled,
     (SELECT count(*) FROM deliveries
-     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND status = 'in_flight')
+     WHERE webhook_id = :webhook_id AND tenant_id = :tenant_id AND gated = 1 AND status = 'in_flight')
         AS in_flight,
     g.closed_by, g.open_at
 FROM (SELECT 1) AS one
