@@ -35,7 +35,14 @@ def limits(schema: Mapping[str, Any]) -> str:
     words = {"minLength": "≥ {} chars", "maxLength": "≤ {} chars", "minimum": "≥ {}",
              "maximum": "≤ {}", "maxItems": "≤ {} items", "format": "{}",
              "pattern": "`{}`", "default": "default {}"}  # fmt: skip
-    return ", ".join(text.format(schema[key]) for key, text in words.items() if key in schema)
+    said = [text.format(schema[key]) for key, text in words.items() if key in schema]
+    fields = schema.get("properties")
+    if isinstance(fields, Mapping) and fields:  # an object's fields, one level deep
+        said.append("{" + "; ".join(
+            f"{name}: {' '.join(filter(None, (kind(field), limits(field))))}"
+            for name, field in fields.items()
+        ) + "}")  # fmt: skip
+    return ", ".join(said)
 
 
 def _cell(text: str) -> str:
