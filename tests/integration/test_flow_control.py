@@ -451,3 +451,76 @@ async def test_gates_take_turns_when_the_batch_is_small(api: Api, services: Serv
         [job] = await services.store.claim(start + timedelta(milliseconds=step), 1)
         served.append(job.webhook.id)
     assert set(served[:6]) == hooks and set(served[6:]) == hooks
+
+
+async def test_two_workers_keep_the_rate_and_the_cap_together(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    """Two workers on one store (on PostgreSQL as two processes would: each claims through
+    the gates' row locks): the rate and the cap are the webhook's, not each worker's."""
+    receiver = Concurrency(delay=0.05)
+    async with receivers.receiver(behaviour=receiver.answer) as target:
+        await api.create(url=target.url, rate_limit={"max": 8, "per": "second"}, max_in_flight=3)
+        await publish(api, n=24)
+        stop = asyncio.Event()
+        runs = [
+            asyncio.create_task(worker(services, sender, batch_size=4).run(stop=stop))
+            for _ in range(2)
+        ]
+        try:
+            await receivers.until(lambda: len(target.received) == 24, 60)
+        finally:
+            stop.set()
+            await asyncio.gather(*runs)
+    arrivals = sorted(r.at for r in target.received)
+    assert max(sum(t <= u < t + 0.9 for u in arrivals) for t in arrivals) <= 8
+    assert receiver.most <= 3
+    await healthy(services)
+
+
+async def test_fifo_order_holds_when_a_worker_dies_mid_request(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    """A worker killed while its request hangs keeps its lease; once the lease ends another
+    worker sends that delivery again, and only then the later ones of its key."""
+    hanging, released = asyncio.Event(), asyncio.Event()
+    receiver = Concurrency(delay=0.005)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if not hanging.is_set():
+            hanging.set()
+            receiver.arrivals.append(request.headers["webhook-id"])
+            await released.wait()  # the worker dies before this answers
+            return web.Response(status=200)
+        return await receiver.answer(request)
+
+    async with receivers.receiver(behaviour=answer) as target:
+        hook = await api.create(url=target.url, ordering="fifo")
+        published = await _fifo_run(api, services, sender, receiver, hook)
+        dying = worker(services, sender)
+        doomed = asyncio.create_task(dying.run())
+        await asyncio.wait_for(hanging.wait(), 30)
+        sends = list(dying._inflight)  # its requests die with it, as in a SIGKILL
+        for task in [doomed, *sends]:
+            task.cancel()  # no graceful stop: its leases stay
+        await asyncio.gather(doomed, *sends, return_exceptions=True)
+        later = timedelta(minutes=2)  # past the lease: timeoutMs + 30 s
+        successor = Worker(
+            services.store, services.secrets, sender,
+            WorkerConfig(poll_interval_s=0.05, shutdown_grace_s=5), announcer=paused,
+            clock=lambda: utcnow() + later,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        run = asyncio.create_task(successor.run(stop=stop))
+        try:
+            async with asyncio.timeout(60):
+                while await statuses(api, hook["id"]) != ["succeeded"] * 18:
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            released.set()
+            await run
+    first = receiver.arrivals[0]
+    assert receiver.arrivals.count(first) == 2  # sent again: at least once
+    _assert_in_order(receiver, published)  # the dead worker's other sends may repeat too
+    await healthy(services)
