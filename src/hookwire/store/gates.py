@@ -27,8 +27,9 @@ from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, fetch_
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """What a claim through the gates leased, and the gates it left without work now (a
-    publish that committed meanwhile may have found them busy: see :func:`recheck`)."""
+    """What a claim through the gates leased, and the gates it left asleep with nothing in
+    flight, which only a publish wakes (one that ran meanwhile may have found them busy: see
+    :func:`recheck`). A gate with requests in flight is woken by their settle."""
 
     jobs: list[Job] = field(default_factory=list)
     drained: list[Webhook] = field(default_factory=list)
@@ -49,7 +50,7 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
     found: dict[str, list[Delivery]] = {w: [] for w in hooks}
     for row in (yield from fetch_many("gate_candidates", asks)):
         found[row["webhook_id"]].append(rows.delivery_from_row(row))
-    jobs, stopped, states = [], [], []
+    jobs, stopped, states, drained = [], [], [], []
     for gate in (g for g in gates if g.webhook_id in rooms):
         webhook, room = hooks[gate.webhook_id], rooms[gate.webhook_id]
         due, more = found[gate.webhook_id][:room], len(found[gate.webhook_id]) > room
@@ -61,10 +62,11 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
         jobs += [Job(d, webhook) for d in leased]
         ends = [d.lease_expires_at for d in leased if d.lease_expires_at is not None]
         states.append(after_claim(gate, ends, now, more=more or room == 0))
+        if states[-1].work_at > now and gate.in_flight + len(leased) == 0:
+            drained.append(webhook)  # asleep, and no settle of its own will wake it
     yield from execute_many("lease_delivery", [_lease_params(j.delivery, now) for j in jobs])
     yield from execute_many("stop_delivery", stopped)
     yield from execute_many("update_gate", [state.to_row() for state in states])
-    drained = [hooks[s.webhook_id] for s in states if s.work_at > now]
     return Claimed(jobs, drained)
 
 
