@@ -9,8 +9,10 @@ connection, from /proc), so a test can check that both workers sent, and kill on
 sending. The rate and cap tests publish while the workers run: each publish wakes both (a
 settle wakes no other worker; the one that made it claims again itself).
 
-Two tests at the end show bugs (xfail, strict): a publish that meets a worker recording the
-previous answer can leave its delivery unsent for good.
+The last two tests publish each event as soon as the one before it arrived, so the publish
+often meets the worker recording that answer and claiming again: they found two races that
+left a delivery unsent for good (a gate a claim drained while a publish was under way; a FIFO
+delivery written waiting while the settle of the one before it promoted nothing), now fixed.
 
 The single-process tests of the same rules, on both stores, are in
 tests/integration/test_flow_control.py.
@@ -279,7 +281,7 @@ async def test_the_cap_holds_across_two_workers(tmp_path: Path, pg_url: str) -> 
             await asyncio.gather(*(s.publish() for _ in range(ROUND)))
             await recorder.until_requests(ROUND * round_, 30)
             await receivers.until(lambda: not recorder.held(), 30)
-            await asyncio.sleep(0.2)  # the last settle and claim over: DRAINED_GATE below
+            await asyncio.sleep(0.2)  # the last settle and claim over: the round ends quiet
         statuses = await s.all_finished(ROUND * ROUNDS, timeout=60)
         await s.assert_healthy()
     report("cap 3", recorder, time.monotonic() - began)
@@ -342,24 +344,9 @@ async def test_fifo_holds_across_two_workers_and_a_kill(tmp_path: Path, pg_url: 
     assert recorder.seen[cut] >= 2  # the request cut short went again
 
 
-# --- known bugs (PostgreSQL, the API and the worker as separate processes) ------------------------
+# --- publishes that meet a worker recording the answer before ------------------------------------
 # Each event is published as soon as the receiver has answered the one before it, so the
 # publish often runs while the worker records that answer and claims again.
-
-DRAINED_GATE = (
-    "BUG: a delivery to a gated webhook published while a worker's claim leaves the webhook's "
-    "gate without work is never sent: the gate keeps work_at 9999-01-01 (nothing wakes it but "
-    "another publish to the webhook). The publish read the gate before the claim wrote it, so "
-    "it did not wake it; the claim's recheck (store/gates.py) looks only for deliveries due by "
-    "the claim's own clock, and the publish stamped its delivery later."
-)
-PROMOTED_TOO_EARLY = (
-    "BUG: a FIFO event published while a worker records the answer to the previous event of "
-    "its key stays pending with no next attempt time, never sent, and every later event of "
-    "the key waits behind it (doctor: pending_without_due_time). The publish's snapshot still "
-    "shows the previous delivery in flight, so it writes the new one waiting; the settle's "
-    "promote_fifo ran before the publish committed, so it did not see it."
-)
 
 
 async def publish_each_once_the_last_arrived(
@@ -375,8 +362,9 @@ async def publish_each_once_the_last_arrived(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=DRAINED_GATE)
 async def test_a_delivery_published_as_its_gate_drains_goes(tmp_path: Path, pg_url: str) -> None:
+    """A claim that leaves the gate without work while a publish is under way looks again,
+    for a delivery due at any time (the publish stamps it by its own clock)."""
     recorder = Recorder(hold=0)
     async with scene(tmp_path, pg_url, recorder, max_in_flight=5) as s:
         await s.start_workers("w1")
@@ -385,12 +373,11 @@ async def test_a_delivery_published_as_its_gate_drains_goes(tmp_path: Path, pg_u
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=PROMOTED_TOO_EARLY)
 async def test_a_fifo_event_published_as_the_one_before_it_is_answered_goes(
     tmp_path: Path, pg_url: str
 ) -> None:
-    """Fails on either bug (next_attempt_at null: this one; a due time: the drained gate's),
-    this one usually within a few events."""
+    """The publish's look at the earlier delivery of its key waits for a settle ending it
+    (FOR SHARE), so the new one is written due, or written waiting and promoted."""
     recorder = Recorder(hold=0)
     async with scene(tmp_path, pg_url, recorder, ordering="fifo") as s:
         await s.start_workers("w1")

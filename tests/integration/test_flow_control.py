@@ -522,3 +522,85 @@ async def test_fifo_order_holds_when_a_worker_dies_mid_request(
     assert receiver.arrivals.count(first) == 2  # sent again: at least once
     _assert_in_order(receiver, published)  # the dead worker's other sends may repeat too
     await healthy(services)
+
+
+# --- regressions: changes to a gated webhook outside a claim ----------------------------------
+
+
+async def _version(api: Api, hook: dict[str, Any]) -> str:
+    """The webhook's ``If-Match`` value now."""
+    current = (await api.client.get(f"{WEBHOOKS}/{hook['id']}")).json()
+    return f'"{current["version"]}"'
+
+
+@pytest.mark.parametrize(
+    "flow", [{"max_in_flight": 1}, {"rate_limit": {"max": 100, "per": "second"}}]
+)
+async def test_a_resume_releases_a_limited_webhooks_deliveries(
+    api: Api, services: Services, sender: Sender, flow: dict[str, Any]
+) -> None:
+    """Resuming set FIFO order from scratch on any gated webhook, and on one without FIFO that
+    left all but one waiting for a promotion that never comes."""
+    async with receivers.receiver() as target:
+        hook = await api.create(url=target.url, **flow)
+        assert (await api.client.post(f"{WEBHOOKS}/{hook['id']}/pause")).status_code == 200
+        await publish(api, n=3)
+        assert (await api.client.post(f"{WEBHOOKS}/{hook['id']}/resume")).status_code == 200
+        await run_until(services, sender, lambda: len(target.received) == 3)
+    await healthy(services)
+
+
+async def test_a_recover_on_a_capped_webhook_sends_every_one(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    async with receivers.receiver() as target:
+        target.statuses = [410, 410, 410]  # gone: each fails at once, and pauses the webhook
+        hook = await api.create(url=target.url, max_in_flight=4)
+        await publish(api, n=3)
+        await run_until(services, sender, lambda: len(target.received) == 3)
+        assert (await api.client.post(f"{WEBHOOKS}/{hook['id']}/resume")).status_code == 200
+        since = (utcnow() - timedelta(minutes=5)).isoformat()
+        answer = await api.client.post(f"{WEBHOOKS}/{hook['id']}/recover", json={"since": since})
+        assert answer.status_code == 200, answer.text
+        await run_until(services, sender, lambda: len(target.received) == 6)
+    await healthy(services)
+
+
+async def test_lifting_a_rate_limit_opens_the_gate_it_closed(
+    api: Api, services: Services, sender: Sender
+) -> None:
+    async with receivers.receiver() as target:
+        limits = {"rate_limit": {"max": 1, "per": "hour"}, "max_in_flight": 4}
+        hook = await api.create(url=target.url, **limits)
+        await publish(api, n=3)
+        await run_until(services, sender, lambda: len(target.received) == 1)
+        headers = {"If-Match": await _version(api, hook)}
+        lifted = await api.client.patch(
+            f"{WEBHOOKS}/{hook['id']}", json={"rate_limit": None}, headers=headers
+        )
+        assert lifted.status_code == 200, lifted.text
+        await run_until(services, sender, lambda: len(target.received) == 3)
+    await healthy(services)
+
+
+async def test_a_dead_workers_lease_on_a_deleted_webhook_ends_cancelled(
+    api: Api, services: Services
+) -> None:
+    """The lease of a worker that died outlives its webhook's pause and delete: when it ends,
+    the delivery is cancelled, not left in flight for good."""
+    hook = await api.create(url="http://127.0.0.1:9/h", max_in_flight=2)
+    url = f"{WEBHOOKS}/{hook['id']}"
+    await publish(api)
+    [job] = await services.store.claim(utcnow(), 10)  # the worker that took it dies
+    assert (await api.client.post(f"{url}/pause")).status_code == 200
+    for cap in (None, 2):  # a new gate, claimed while the webhook is paused
+        answer = await api.client.patch(
+            url, json={"max_in_flight": cap}, headers={"If-Match": await _version(api, hook)}
+        )
+        assert answer.status_code == 200, answer.text
+    assert await services.store.claim(utcnow(), 10) == []
+    assert (await api.client.delete(url)).status_code == 204
+    later = utcnow() + timedelta(minutes=5)  # the lease ended long ago
+    assert await services.store.claim(later, 10) == []
+    found = (await api.client.get(f"/api/v1/deliveries/{job.delivery.id}")).json()
+    assert found["status"] == "cancelled"

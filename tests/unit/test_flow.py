@@ -33,7 +33,7 @@ def _simulate(limit: RateLimit, steps: list[tuple[int, int]]) -> list[datetime]:
         if taken:
             window = window.record(window.slot(limit, now), taken)
             starts += [now] * taken
-        assert window.to_json() == Window.from_json(window.to_json()).to_json()
+        assert window == Window.from_json(window.to_json(limit), limit)
         assert len(window.counts) <= SPAN
     return starts
 
@@ -140,3 +140,11 @@ def test_a_worker_whose_clock_is_behind_counts_in_the_latest_slot() -> None:
     behind = T0 - timedelta(seconds=3)
     assert ahead.room(limit, behind) == 0
     assert ahead.opens_at(limit, behind) > T0
+
+
+def test_counts_of_another_period_are_not_kept() -> None:
+    per_second, per_minute = RateLimit(5, "second"), RateLimit(5, "minute")
+    spent = Window().record(per_second.slot_of(T0), 5)
+    assert Window.from_json(spent.to_json(per_second), per_second) == spent
+    assert Window.from_json(spent.to_json(per_second), per_minute) == Window()
+    assert Window.from_json(spent.to_json(per_second), RateLimit(9, "second")) == spent

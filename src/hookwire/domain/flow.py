@@ -124,19 +124,23 @@ def _micros(moment: datetime) -> int:
 @dataclass(frozen=True, slots=True)
 class Window:
     """A rate limit's recent starts: ``counts[i]`` started in slot ``first + i``. Only the
-    last ``SPAN`` slots are kept. Stored on the gate as the JSON array ``[first, *counts]``."""
+    last ``SPAN`` slots are kept. Stored on the gate as the JSON array
+    ``[slot_us, first, *counts]``: counts of another slot length (the limit's ``per``
+    changed) are not this limit's, and the window starts afresh."""
 
     first: int = 0
     counts: tuple[int, ...] = ()
 
     @classmethod
-    def from_json(cls, value: Sequence[int] | None) -> Window:
-        if not value:
+    def from_json(cls, value: Sequence[int] | None, limit: RateLimit | None) -> Window:
+        if not value or limit is None or int(value[0]) != limit.slot_us:
             return cls()
-        return cls(int(value[0]), tuple(int(c) for c in value[1:]))
+        return cls(int(value[1]), tuple(int(c) for c in value[2:]))
 
-    def to_json(self) -> list[int]:
-        return [self.first, *self.counts] if self.counts else []
+    def to_json(self, limit: RateLimit | None) -> list[int]:
+        if limit is None or not self.counts:
+            return []
+        return [limit.slot_us, self.first, *self.counts]
 
     def used(self, slot: int) -> int:
         """Starts counted against a start in ``slot``: those of the last SPAN slots."""
@@ -201,9 +205,9 @@ class GateState:
     closed_by: ClosedBy | None
     window: Window
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self, limit: RateLimit | None) -> dict[str, Any]:
         return {"webhook_id": self.webhook_id, "work_at": self.work_at, "open_at": self.open_at,
-                "closed_by": self.closed_by, "rate_slots": self.window.to_json()}  # fmt: skip
+                "closed_by": self.closed_by, "rate_slots": self.window.to_json(limit)}  # fmt: skip
 
 
 def after_claim(gate: Gate, started: Sequence[datetime], now: datetime, *, more: bool) -> GateState:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hookwire.domain.delivery import LEASE_MARGIN, Delivery, waiting
-from hookwire.domain.flow import Gate, GateState, Window, after_claim, idle
+from hookwire.domain.flow import NEVER, Gate, GateState, Window, after_claim, idle
 from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
 from hookwire.store.base import Job
@@ -66,7 +66,8 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
             drained.append(webhook)  # asleep, and no settle of its own will wake it
     yield from execute_many("lease_delivery", [_lease_params(j.delivery, now) for j in jobs])
     yield from execute_many("stop_delivery", stopped)
-    yield from execute_many("update_gate", [state.to_row() for state in states])
+    written = [state.to_row(hooks[state.webhook_id].rate_limit) for state in states]
+    yield from execute_many("update_gate", written)
     return Claimed(jobs, drained)
 
 
@@ -79,10 +80,15 @@ def recheck(drained: Sequence[Webhook], now: datetime) -> Flow[bool]:
     webhooks (they hold their rows ``FOR KEY SHARE`` until they commit) and look again. A
     publish that starts later reads the drained gate and wakes it itself."""
     yield from fetch("lock_webhooks", {"ids": sorted(w.id for w in drained)})
-    found = yield from fetch_many("gate_candidates", [_ask(w, 1, now) for w in drained])
-    busy = sorted({row["webhook_id"] for row in found})
-    yield from execute_many("poke_gate", [{"webhook_id": w, "at": now} for w in busy])
-    return bool(busy)
+    # Due at any time: the publish stamped its delivery by its own clock, maybe after ``now``.
+    found = yield from fetch_many("gate_candidates", [_ask(w, 1, NEVER) for w in drained])
+    earliest: dict[str, datetime] = {}
+    for row in found:
+        due = max(row["next_attempt_at"], now)
+        earliest[row["webhook_id"]] = min(due, earliest.get(row["webhook_id"], due))
+    pokes = [{"webhook_id": w, "at": at} for w, at in sorted(earliest.items())]
+    yield from execute_many("poke_gate", pokes)
+    return bool(pokes)
 
 
 def wake(deliveries: Iterable[Delivery]) -> Flow[None]:
@@ -112,6 +118,8 @@ def follow(webhook: Webhook, was: Row | None, now: datetime) -> Flow[None]:
         params = {"webhook_id": webhook.id, "gated": webhook.gated, "now": now}
         yield from execute("regate_deliveries", params)
         yield from execute("insert_gate" if webhook.gated else "delete_gate", params)
+    if webhook.gated:  # its limits may have changed: the next claim decides them afresh
+        yield from execute("open_gate", {"webhook_id": webhook.id, "now": now})
     fifo = webhook.ordering == "fifo"
     if fifo and (not was_fifo or not was_gated):
         yield from execute("order_fifo", {"webhook_id": webhook.id, "now": now})
@@ -144,7 +152,7 @@ def _gate(locked: Row, stats: Row, webhook: Webhook) -> Gate:
         webhook_id=webhook.id,
         rate_limit=webhook.rate_limit,
         max_in_flight=webhook.max_in_flight,
-        window=Window.from_json(locked["rate_slots"]),
+        window=Window.from_json(locked["rate_slots"], webhook.rate_limit),
         work_at=locked["work_at"],
         in_flight=int(stats["in_flight"]),
         lease_ends_at=stats["lease_ends_at"],
@@ -159,9 +167,14 @@ def _ask(webhook: Webhook, room: int, now: datetime) -> dict[str, Any]:
 
 def _stopped(gate: Gate, now: datetime, *, more: bool) -> GateState:
     """A gate whose webhook does not run: its due deliveries were held or cancelled (the
-    transition that stopped it did so already, but for a race); asleep until it runs again."""
+    transition that stopped it did so already, but for a race); asleep until it runs again,
+    or until a lease of a worker that died ends (that delivery is then held or cancelled)."""
     state = idle(gate, now)
-    return dataclasses.replace(state, work_at=gate.work_at) if more else state
+    if more:
+        return dataclasses.replace(state, work_at=gate.work_at)
+    if gate.lease_ends_at is not None:
+        return dataclasses.replace(state, work_at=gate.lease_ends_at)
+    return state
 
 
 def _lease(delivery: Delivery, webhook: Webhook, now: datetime) -> Delivery:

@@ -181,11 +181,17 @@ INSERT INTO deliveries (
 SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, w.status, 0,
        CASE WHEN w.status <> 'pending' THEN NULL
             WHEN l.fifo AND EXISTS (
+                -- FOR SHARE waits for a settle that is ending that delivery (its UPDATE holds
+                -- the row) and reads the row as the settle left it: a delivery that ended is
+                -- not waited for. Without the lock, this read saw it still in flight while
+                -- the settle's promote_fifo could not see this uncommitted delivery, and it
+                -- waited for good.
                 SELECT 1 FROM deliveries AS e
                 WHERE e.webhook_id = d.webhook_id AND e.gated
                   AND e.ordering_key = coalesce(:ordering_key, '')
                   AND e.status IN ('pending', 'in_flight', 'held')
-                  AND (e.created_at, e.event_id) < (:created_at::timestamptz, :id::text)) THEN NULL
+                  AND (e.created_at, e.event_id) < (:created_at::timestamptz, :id::text)
+                FOR SHARE OF e) THEN NULL
             ELSE coalesce(d.next_attempt_at, :created_at) END,
        NULL, d.body, :created_at, :created_at, l.gated, coalesce(:ordering_key, '')
 FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id,
@@ -599,6 +605,7 @@ FROM (SELECT id, row_number() OVER (PARTITION BY ordering_key
       WHERE webhook_id = :webhook_id AND gated AND status IN ('pending', 'in_flight', 'held')
      ) AS r
 WHERE d.id = r.id AND d.status = 'pending'
+  AND EXISTS (SELECT 1 FROM webhooks WHERE id = :webhook_id AND ordering = 'fifo')
   AND d.next_attempt_at IS DISTINCT FROM
       CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END;
 
@@ -638,6 +645,13 @@ UPDATE webhook_gates SET
     open_at = CASE WHEN closed_by = 'max_in_flight' THEN least(open_at, :at::timestamptz)
                    ELSE open_at END,
     closed_by = CASE WHEN closed_by = 'max_in_flight' THEN NULL ELSE closed_by END
+WHERE webhook_id = :webhook_id;
+
+-- name: open_gate
+-- A person changed the webhook (its limits, maybe): whatever closed its gate is decided again
+-- by the next claim, with the settings as they are now. The rate limit's counts stay.
+UPDATE webhook_gates SET
+    work_at = least(work_at, :now::timestamptz), open_at = least(open_at, :now::timestamptz), closed_by = NULL
 WHERE webhook_id = :webhook_id;
 
 -- name: gates_due

@@ -531,6 +531,7 @@ FROM (SELECT id, row_number() OVER (PARTITION BY ordering_key
       WHERE webhook_id = :webhook_id AND gated = 1
         AND status IN ('pending', 'in_flight', 'held')) AS r
 WHERE d.id = r.id AND d.status = 'pending'
+  AND EXISTS (SELECT 1 FROM webhooks WHERE id = :webhook_id AND ordering = 'fifo')
   AND d.next_attempt_at IS NOT (CASE WHEN r.head THEN coalesce(d.next_attempt_at, :now) END);
 
 -- name: unorder_fifo
@@ -554,6 +555,13 @@ UPDATE webhook_gates SET
     work_at = min(work_at, :at),
     open_at = CASE WHEN closed_by = 'max_in_flight' THEN min(open_at, :at) ELSE open_at END,
     closed_by = CASE WHEN closed_by = 'max_in_flight' THEN NULL ELSE closed_by END
+WHERE webhook_id = :webhook_id;
+
+-- name: open_gate
+-- A person changed the webhook (its limits, maybe): whatever closed its gate is decided again
+-- by the next claim, with the settings as they are now. The rate limit's counts stay.
+UPDATE webhook_gates SET
+    work_at = min(work_at, :now), open_at = min(open_at, :now), closed_by = NULL
 WHERE webhook_id = :webhook_id;
 
 -- name: gates_due
