@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -17,11 +18,14 @@ from aiohttp import web
 
 from hookwire.delivery.sender import Sender
 from hookwire.delivery.worker import Worker, WorkerConfig
-from hookwire.domain.flow import RateLimit
+from hookwire.domain.flow import NEVER, RateLimit
 from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 from hookwire.services.doctor import examine
 from hookwire.settings import Settings
+from hookwire.store.gates import SWEEP_EVERY
+from hookwire.store.sql_store import SQLStore
+from hookwire.store.steps import execute
 from hookwire.timeutil import utcnow
 from tests import receivers
 from tests.conftest import WEBHOOKS, Api
@@ -604,3 +608,22 @@ async def test_a_dead_workers_lease_on_a_deleted_webhook_ends_cancelled(
     assert await services.store.claim(later, 10) == []
     found = (await api.client.get(f"/api/v1/deliveries/{job.delivery.id}")).json()
     assert found["status"] == "cancelled"
+
+
+async def test_the_sweep_wakes_a_gate_whose_wake_was_lost(api: Api, services: Services) -> None:
+    """As if the API process died between a publish's commit and its wake: the gate sleeps
+    with a delivery due. The next claim after SWEEP_EVERY seconds wakes it."""
+    hook = await api.create(max_in_flight=2)
+    await publish(api)
+    store = services.store
+    assert isinstance(store, SQLStore)
+    asleep = {"webhook_id": hook["id"], "work_at": NEVER, "open_at": utcnow(),
+              "closed_by": None, "rate_slots": []}  # fmt: skip
+    await store._autocommit(execute("update_gate", asleep))
+    store._swept_at = time.monotonic()
+    assert await store.claim(utcnow(), 10) == []
+    later = utcnow() + timedelta(minutes=2)
+    findings = await examine(store, services.secrets, later, lambda *_: None)
+    assert {f.check: f.count for f in findings}["sleeping_gates"] == 1
+    store._swept_at -= SWEEP_EVERY
+    assert [j.webhook.id for j in await store.claim(utcnow(), 10)] == [hook["id"]]

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from hookwire.domain.delivery import LEASE_MARGIN, Delivery, waiting
 from hookwire.domain.flow import NEVER, Gate, GateState, Window, after_claim, idle
@@ -23,6 +23,10 @@ from hookwire.domain.webhook import Webhook
 from hookwire.store import rows
 from hookwire.store.base import Job
 from hookwire.store.steps import Flow, Row, execute, execute_many, fetch, fetch_many
+
+SWEEP_EVERY: Final = 30.0
+"""Seconds between a process's sweeps of the gates (``sweep_gates``): the backstop that wakes
+a gate asleep with a delivery due, had a wake been lost to a crash."""
 
 
 @dataclass(frozen=True, slots=True)

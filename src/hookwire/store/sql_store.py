@@ -10,6 +10,7 @@ between the dialects: opening, migrating, waiting for work, and which claim flow
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -62,6 +63,7 @@ class SQLStore(ABC):
 
     dialect: str
     claim_flow: Callable[[datetime, int], Flow[list[Job]]]
+    _swept_at: float = -gates.SWEEP_EVERY  # when this process last swept the gates (monotonic)
 
     @abstractmethod
     async def _read(self, flow: Flow[T]) -> T:
@@ -254,6 +256,9 @@ class SQLStore(ABC):
         """Gated webhooks first, with up to half the batch (their gates decide how much), then
         the others: neither kind waits behind the other's backlog."""
         jobs: list[Job] = []
+        if time.monotonic() - self._swept_at >= gates.SWEEP_EVERY:
+            self._swept_at = time.monotonic()
+            await self._autocommit(execute("sweep_gates", {"now": now}))
         if await self._read(one("gates_due", {"now": now})) is not None:
             claimed = await self._transaction(gates.claim, now, limit - limit // 2)
             jobs = claimed.jobs

@@ -153,18 +153,6 @@ WITH wanted AS (
                         WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')))
     ORDER BY w.id
     FOR KEY SHARE OF w
-), idle_gates AS (
-    -- Wake the gates of gated webhooks that had no work this early, in this statement, so a
-    -- crash after the commit cannot lose it. store/gates.py: wake runs once more after the
-    -- commit, for a claim that drained a gate while this statement's snapshot was older.
-    SELECT g.webhook_id FROM webhook_gates AS g
-    WHERE g.webhook_id IN (SELECT id FROM live WHERE gated AND running)
-      AND g.work_at > :created_at::timestamptz
-    ORDER BY g.webhook_id
-    FOR NO KEY UPDATE OF g
-), woken AS (
-    UPDATE webhook_gates SET work_at = :created_at
-    WHERE webhook_id IN (SELECT webhook_id FROM idle_gates)
 ), event AS (
     INSERT INTO events (
         id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
@@ -624,10 +612,12 @@ WHERE id = (SELECT id FROM deliveries
   AND status = 'pending' AND next_attempt_at IS NULL;
 
 -- name: wake_gates
--- A publish made gated deliveries due at :at. Written only when the gate had no work that
--- early, so publishes to a busy webhook do not queue on its gate's row; a claim that drained
--- a gate looks again once the publishes under way commit (store/gates.py: recheck). Locked in
--- id order: two publishes waking the same gates do not deadlock.
+-- A publish made gated deliveries due at :at: run after its insert (after its commit, without
+-- an Idempotency-Key), never inside the insert, which holds rows a settle waits for. Written
+-- only when the gate had no work that early, so publishes to a busy webhook do not queue on
+-- its gate's row; a claim that drained a gate looks again once the publishes under way commit
+-- (store/gates.py: recheck). Locked in id order: two publishes waking the same gates do not
+-- deadlock.
 UPDATE webhook_gates SET work_at = :at
 WHERE webhook_id IN (
     SELECT webhook_id FROM webhook_gates
@@ -653,6 +643,16 @@ WHERE webhook_id = :webhook_id;
 UPDATE webhook_gates SET
     work_at = least(work_at, :now::timestamptz), open_at = least(open_at, :now::timestamptz), closed_by = NULL
 WHERE webhook_id = :webhook_id;
+
+-- name: sweep_gates
+-- The backstop (store/gates.py: SWEEP_EVERY): wake a gate asleep with a delivery due, had a
+-- wake been lost (an API process that died between a publish's commit and its wake).
+UPDATE webhook_gates AS g SET work_at = :now
+WHERE g.work_at > :now::timestamptz
+  AND (g.closed_by IS NULL OR g.open_at <= :now::timestamptz)
+  AND EXISTS (SELECT 1 FROM deliveries AS d
+              WHERE d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated
+                AND d.next_attempt_at <= :now::timestamptz);
 
 -- name: gates_due
 SELECT 1 AS due FROM webhook_gates WHERE greatest(work_at, open_at) <= :now LIMIT 1;

@@ -564,6 +564,13 @@ UPDATE webhook_gates SET
     work_at = min(work_at, :now), open_at = min(open_at, :now), closed_by = NULL
 WHERE webhook_id = :webhook_id;
 
+-- name: sweep_gates
+UPDATE webhook_gates AS g SET work_at = :now
+WHERE g.work_at > :now AND (g.closed_by IS NULL OR g.open_at <= :now)
+  AND EXISTS (SELECT 1 FROM deliveries AS d
+              WHERE d.webhook_id = g.webhook_id AND d.status = 'pending' AND d.gated = 1
+                AND d.next_attempt_at <= :now);
+
 -- name: gates_due
 SELECT 1 AS due FROM webhook_gates WHERE max(work_at, open_at) <= :now LIMIT 1;
 
