@@ -26,7 +26,8 @@ SLOTS: Final = 60
 """A rate limit's period is counted in this many slots. A start is allowed when the starts of
 the last ``SLOTS + 2`` slots (its own included) stay within ``max``, so any window of the
 period's length holds at most ``max`` starts, even a start that leaves up to one slot after
-its lease. The price: a webhook kept busy gets at least SLOTS / (SLOTS + 2) (97 %) of its
+its lease; and at most :attr:`RateLimit.burst` start in one slot, so that they do leave
+within it. The price: a webhook kept busy gets at least SLOTS / (SLOTS + 2) (97 %) of its
 limit."""
 SPAN: Final = SLOTS + 2
 NEVER: Final = datetime(9999, 1, 1, tzinfo=UTC)
@@ -62,6 +63,13 @@ class RateLimit:
 
     max: int
     per: Per
+
+    @property
+    def burst(self) -> int:
+        """The most starts in one slot: twice an even share of the period, so the starts are
+        spread over it. A burst of ``max`` taken at once would leave a worker sending for longer
+        than a slot, and its last requests would start in the next window."""
+        return 2 * -(-self.max // SLOTS)
 
     @property
     def slot_us(self) -> int:
@@ -153,8 +161,14 @@ class Window:
         latest = self.first + len(self.counts) - 1 if self.counts else limit.slot_of(now)
         return max(limit.slot_of(now), latest)
 
+    def count(self, slot: int) -> int:
+        """Starts counted in ``slot``."""
+        index = slot - self.first
+        return self.counts[index] if 0 <= index < len(self.counts) else 0
+
     def room(self, limit: RateLimit, now: datetime) -> int:
-        return max(0, limit.max - self.used(self.slot(limit, now)))
+        slot = self.slot(limit, now)
+        return max(0, min(limit.max - self.used(slot), limit.burst - self.count(slot)))
 
     def record(self, slot: int, started: int) -> Window:
         """The window after ``started`` more starts in ``slot`` (older slots dropped)."""
@@ -167,7 +181,7 @@ class Window:
     def opens_at(self, limit: RateLimit, now: datetime) -> datetime:
         """The first moment from ``now`` on when one more start is allowed."""
         slot = self.slot(limit, now)
-        while self.used(slot) >= limit.max:  # at most SPAN steps: every count ages out
+        while self.used(slot) >= limit.max or self.count(slot) >= limit.burst:  # ≤ SPAN steps
             slot += 1
         return max(now, limit.slot_start(slot))
 

@@ -134,19 +134,18 @@ def follow(webhook: Webhook, was: Row | None, now: datetime) -> Flow[None]:
 def _rooms(
     gates: Sequence[Gate], hooks: Mapping[str, Webhook], now: datetime, budget: int
 ) -> dict[str, int]:
-    """How many deliveries each gate may start now: the budget shared evenly among the gates
-    (so one busy webhook does not take a whole batch while others wait), what a gate's limits
-    leave of its share going to the next ones, in the gates' order (longest waiting first). A
-    gate the budget does not reach is left out, unchanged, so it keeps its place in the line; a
-    stopped webhook's gate takes none of it (its due deliveries are held, not sent)."""
-    running = [g for g in gates if waiting(hooks[g.webhook_id]) == "pending"]
-    share = -(-budget // max(len(running), 1))
-    rooms = {g.webhook_id: budget for g in gates}  # stopped ones: all their due ones, held
-    left = budget
-    for gate in running:
-        del rooms[gate.webhook_id]
-        if left > 0:
-            rooms[gate.webhook_id] = gate.room(now, min(share, left))
+    """How many deliveries each gate may start now: what its limits allow, the budget taken in
+    the gates' order (longest waiting first; a gate just served goes to the back of the line,
+    so webhooks take turns). A gate the budget does not reach is left out, unchanged, so it
+    keeps its place; a stopped webhook's gate takes none of it (its due deliveries are held,
+    not sent). Taking each gate's whole room, rather than sharing the batch out, costs one
+    gate's bookkeeping for several deliveries: a fleet of limited webhooks drains faster."""
+    rooms, left = {}, budget
+    for gate in gates:
+        if waiting(hooks[gate.webhook_id]) != "pending":
+            rooms[gate.webhook_id] = budget
+        elif left > 0:
+            rooms[gate.webhook_id] = gate.room(now, left)
             left -= rooms[gate.webhook_id]
     return rooms
 
