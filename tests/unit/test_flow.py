@@ -102,9 +102,9 @@ def test_room_is_the_least_of_budget_rate_and_cap() -> None:
     assert _gate().room(T0, 10) == 10
     assert _gate(max_in_flight=3, in_flight=1).room(T0, 10) == 2
     assert _gate(max_in_flight=3, in_flight=5).room(T0, 10) == 0  # lowered below what flies
-    assert _gate(rate_limit=RateLimit(600, "minute")).room(T0, 100) == 20  # its burst
-    assert _gate(rate_limit=RateLimit(600, "minute")).room(T0, 5) == 5
-    assert _gate(rate_limit=RateLimit(4, "minute")).room(T0, 10) == 2  # at least 2 a slot
+    assert _gate(rate_limit=RateLimit(600, "second")).room(T0, 100) == 20  # its burst
+    assert _gate(rate_limit=RateLimit(600, "second")).room(T0, 5) == 5
+    assert _gate(rate_limit=RateLimit(4, "minute")).room(T0, 10) == 4
 
 
 def test_a_full_cap_closes_the_gate_until_the_first_lease_ends() -> None:
@@ -119,7 +119,7 @@ def test_a_spent_rate_closes_the_gate_until_the_window_moves_on() -> None:
     state = after_claim(_gate(rate_limit=limit), [T0] * 3, T0, more=True)
     assert state.closed_by == "rate_limit"
     assert state.open_at >= T0 + timedelta(seconds=1)
-    assert state.window.room(limit, state.open_at) == limit.burst
+    assert state.window.room(limit, state.open_at) == min(limit.burst, limit.max)
 
 
 def test_an_open_gate_goes_to_the_back_of_the_line() -> None:
@@ -151,9 +151,13 @@ def test_counts_of_another_period_are_not_kept() -> None:
     assert Window.from_json(spent.to_json(per_second), RateLimit(9, "second")) == spent
 
 
-@pytest.mark.parametrize(("max_", "burst"), [(1, 2), (60, 2), (61, 4), (200, 8), (100_000, 3334)])
-def test_starts_are_spread_over_the_period(max_: int, burst: int) -> None:
-    limit = RateLimit(max_, "second")
+@pytest.mark.parametrize(
+    ("max_", "per", "burst"),
+    [(1, "second", 8), (200, "second", 8), (600, "second", 20), (100_000, "second", 3334),
+     (100, "minute", 500), (100_000, "minute", 3334), (100_000, "hour", 30_000)],
+)  # fmt: skip
+def test_starts_are_spread_over_the_period(max_: int, per: str, burst: int) -> None:
+    limit = RateLimit(max_, per)  # type: ignore[arg-type]
     assert limit.burst == burst
     window = Window().record(limit.slot_of(T0), burst)
     assert window.room(limit, T0) == 0

@@ -30,6 +30,7 @@ its lease; and at most :attr:`RateLimit.burst` start in one slot, so that they d
 within it. The price: a webhook kept busy gets at least SLOTS / (SLOTS + 2) (97 %) of its
 limit."""
 SPAN: Final = SLOTS + 2
+BURST_SPACING_US: Final = 2000  # a slot lets one start per this long (RateLimit.burst)
 NEVER: Final = datetime(9999, 1, 1, tzinfo=UTC)
 """A gate's time for "not until something changes": no work, or no way to open by itself."""
 MAX_RATE: Final = 100_000
@@ -66,10 +67,11 @@ class RateLimit:
 
     @property
     def burst(self) -> int:
-        """The most starts in one slot: twice an even share of the period, so the starts are
-        spread over it. A burst of ``max`` taken at once would leave a worker sending for longer
-        than a slot, and its last requests would start in the next window."""
-        return 2 * -(-self.max // SLOTS)
+        """The most starts in one slot: twice an even share of the period, or one per 2 ms of
+        the slot, whichever is more. A burst of ``max`` taken at once could leave a worker
+        sending for longer than a slot (17 ms for ``per: second``), and its last requests would
+        start in the next window; a worker starts one request in well under 2 ms."""
+        return max(2 * -(-self.max // SLOTS), self.slot_us // BURST_SPACING_US)
 
     @property
     def slot_us(self) -> int:
