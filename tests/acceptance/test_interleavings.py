@@ -1,27 +1,40 @@
-"""Generated interleavings (docs/concepts.md) against real processes, on both stores: what a
-webhook's
-pause, resume, disable, enable and delete mean while events are published, inbound messages
-fan out and workers send (and die).
+"""Generated interleavings (docs/concepts.md, docs/flow-control.md) against real processes, on
+both stores: what a webhook's pause, resume, disable, enable and delete, and its rate limit, cap
+and FIFO order, mean while events are published, inbound messages fan out and workers send
+(and die).
 
-For a bounded time a seeded generator (tests/interleavings.py) publishes through every API
-process, posts signed inbound messages, and pauses, resumes, disables, enables, deletes,
-re-subscribes, re-targets and creates webhooks at random moments; in the kill variant it also
-SIGKILLs a random worker and starts another. Two webhooks are never touched (control) and two
-are only paused and resumed. Then the generator stops, every receiver answers 200, every paused
-webhook is resumed and every disabled one enabled through the API, the workers drain, and the
-suite proves:
+For a bounded time a seeded generator (tests/interleavings/) publishes through every API
+process (with ordering keys from a small set, or none), posts signed inbound messages, and
+pauses, resumes, disables, enables, deletes, re-subscribes, re-targets and creates webhooks at
+random moments, and sets, changes and lifts their rate limits, caps and FIFO order while
+deliveries wait; in the kill variant it also SIGKILLs a random worker and starts another. Each
+webhook starts with flow control chosen by the seed. Two webhooks are never touched (control),
+two are only paused and resumed, two are paused, resumed and get their flow control changed.
+Then the generator stops, every receiver answers 200, every rate limit is lifted and every
+paused webhook resumed and every disabled one enabled through the API, the workers drain, and
+the suite proves:
 
 1. `hookwire doctor` is healthy;
 2. no delivery is held on a running webhook, neither when the generator stopped nor after the
    drain (a resume releases every held delivery, also those of concurrent publishes);
 3. nothing is sent after a stop: an arrival at a webhook after its pause, disable or delete
    answered at T (until the next resume or enable was sent; for a delete, ever) comes from an
-   attempt that started by T + 1 s (tests/interleavings.py GRACE_S says why 1 s), and a
+   attempt that started by T + 1 s (tests/interleavings/scene.py GRACE_S says why), and a
    publish made while it was disabled or deleted created no delivery for it;
-4. every accepted event of a subscribed type reached every control and pause-only webhook with
-   a 2xx answer, and every accepted event is readable through the API; every arrival has an
-   attempt recorded (unless a SIGKILL cut it short);
-5. no delivery of a deleted webhook is left pending, held or in flight.
+4. every accepted event of a subscribed type reached every control, pause-only and flow
+   webhook with a 2xx answer, and every accepted event is readable through the API; every
+   arrival has an attempt recorded (unless a SIGKILL cut it short);
+5. no delivery of a deleted webhook is left pending, held or in flight;
+6. flow control held at the receivers: while a webhook was FIFO, no two requests of one
+   ordering key were in flight at once and no event arrived after a later one of its key had
+   arrived (publish order: created_at, then id; publishes whose requests overlapped are not
+   ordered); while it had a cap, no more requests were in flight at once; while it had a rate
+   limit, no window held more arrivals than its leases could make (an hourly limit exactly;
+   one per second within about a third: tests/interleavings/flow.py says why, and when a
+   changed setting is checked from);
+7. nothing was dropped: every event published while a webhook surely took it (created,
+   enabled, subscribed, nothing changing that meanwhile) has a delivery for it, and every
+   delivery ended after the drain (a waiting one went once its rate limit was lifted).
 
 Topologies: SQLite runs `hookwire serve` (one process: docs/production.md keeps
 SQLite to one process; `api` and `worker` apart are for PostgreSQL); PostgreSQL runs two

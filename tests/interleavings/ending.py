@@ -1,5 +1,6 @@
-"""The end of a generated run: stop, restore every paused and disabled webhook, drain, and
-read everything back from the API."""
+"""The end of a generated run: stop, restore every paused and disabled webhook, lift every
+rate limit (an hourly one would hold its backlog for an hour; caps and FIFO stay and are
+checked during the drain too), drain, and read everything back from the API."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Final
 import httpx
 
 from tests.conftest import WEBHOOKS
-from tests.interleavings.scene import DELIVERIES, EVENTS, Json, Scene, apply
+from tests.interleavings.scene import DELIVERIES, EVENTS, FLOW, Json, Scene, apply
 
 # --- the end: stop, restore, drain, read everything back ---------------------------------------
 
@@ -26,6 +27,7 @@ class Outcome:
     webhooks: list[Json]
     held_when_stopped: list[str]
     undrained: list[str]
+    waiting_when_stopped: int = 0  # deliveries pending when the generator stopped
 
 
 async def pages(client: httpx.AsyncClient, path: str, **params: str) -> list[Json]:
@@ -64,16 +66,29 @@ async def held_on_running(scene: Scene) -> list[str]:
 
 async def finish(scene: Scene, drain_s: float) -> Outcome:
     """After the generator: every receiver answers 200, held deliveries on running webhooks are
-    counted, every paused webhook is resumed and every disabled one enabled (through the API),
-    the workers drain, and the store is read back."""
+    counted, every rate limit is lifted, every paused webhook is resumed and every disabled one
+    enabled (through the API), the workers drain, and the store is read back."""
     scene.sink.calm = True
     held = await held_on_running(scene)
+    waiting = len(await pages(scene.clients[0], DELIVERIES, status="pending"))
+    await lift(scene)
     undrained = await restore_and_drain(scene, time.monotonic() + drain_s)
     await asyncio.sleep(0.5)  # the last answers reach the log
     client = scene.clients[0]
     events = await pages(client, EVENTS)
     deliveries = await pages(client, DELIVERIES)
-    return Outcome(events, deliveries, await webhooks(client), held, undrained)
+    return Outcome(events, deliveries, await webhooks(client), held, undrained, waiting)
+
+
+async def lift(scene: Scene) -> None:
+    """PATCH ``rate_limit: null`` on every webhook that has one (logged as a FLOW transition):
+    what waited for it goes now."""
+    by_id = {h.id: h for h in scene.hooks}
+    rng = scene.rng("lift")
+    for current in await webhooks(scene.clients[0]):
+        hook = by_id.get(current["id"])
+        if hook is not None and not current["is_deleted"] and current["rate_limit"]:
+            await apply(scene, hook, FLOW, rng, {"rate_limit": None})
 
 
 async def restore_and_drain(scene: Scene, deadline: float) -> list[str]:

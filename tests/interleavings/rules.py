@@ -1,6 +1,6 @@
-"""The rules of docs/concepts.md ("A webhook's state decides") checked on what a generated run did,
-and the report of what broke them
-(with the seed, counts and examples)."""
+"""The rules of docs/concepts.md ("A webhook's state decides") and of docs/flow-control.md
+(``flow``) checked on what a generated run did, and the report of what broke them (with the
+seed, counts and examples)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Final
 import orjson
 
 from tests.interleavings.ending import Outcome, running
+from tests.interleavings.flow import Flows, capped, dropped, fifo, rated
 from tests.interleavings.scene import (
     DELIVERIES,
     EPSILON_S,
@@ -137,10 +138,24 @@ async def check(scene: Scene, outcome: Outcome) -> tuple[dict[str, list[str]], d
         "accepted event not readable through the API": unreadable(facts),
         "unfinished delivery of a deleted webhook": left_on_deleted(facts),
     }
+    flows = Flows.of(facts)
+    overlaps, disorders, in_order = fifo(flows)
+    over_cap, caps = capped(flows)
+    over_rate, rates = rated(flows)
+    violations |= {
+        "two requests of one ordering key in flight at once at a FIFO webhook": overlaps,
+        "an event arrived after a later one of its key at a FIFO webhook": disorders,
+        "more requests in flight than the webhook's cap": over_cap,
+        "more arrivals than the webhook's rate limit allows": over_rate,
+        "accepted event without a delivery at a webhook that surely took it": dropped(flows),
+    }
     within = [lag for lag in lags if lag[0] <= GRACE_S]
     latest = max(within, default=(0.0, "none"))
     notes: dict[str, object] = {
-        "latest start of an attempt let through by GRACE_S": f"{latest[0]:+.3f}s ({latest[1]})"
+        "latest start of an attempt let through by GRACE_S": f"{latest[0]:+.3f}s ({latest[1]})",
+        "arrivals checked at FIFO webhooks": in_order,
+        "most in flight / cap": caps,
+        "most arrivals in a window / rate limit": rates,
     }
     return violations, notes
 
@@ -235,8 +250,9 @@ def unrecorded(facts: Facts) -> list[str]:
 
 
 def missing(facts: Facts) -> list[str]:
-    """Every accepted event of a matching type reached every control and pause-only webhook
-    with a 2xx answer (their subscriptions never change; a pause only holds)."""
+    """Every accepted event of a matching type reached every control, pause-only and flow
+    webhook with a 2xx answer (their subscriptions never change; a pause, a limit and FIFO only
+    hold)."""
     got = {(a.key, a.event_id) for a in facts.scene.sink.arrivals if 200 <= a.status < 300}
     found = []
     for hook in facts.scene.hooks:
@@ -306,6 +322,7 @@ def counts(scene: Scene, outcome: Outcome) -> dict[str, object]:
         "inbound accepted": len(scene.log.inbound),
         "transitions": dict(sorted(made.items())),
         "kills": len(scene.log.kills),
+        "waiting when the generator stopped": outcome.waiting_when_stopped,
         "arrivals": len(scene.sink.arrivals),
         "of them refused on purpose": refused,
         "of them at a stopped webhook (checked)": stopped,
@@ -320,7 +337,8 @@ def save(
     """The whole log, for the failure's post-mortem."""
     record = {
         "seed": scene.seed, "t0": scene.t0, "hooks": [
-            {"key": h.key, "id": h.id, "role": h.role, "mode": h.mode} for h in scene.hooks
+            {"key": h.key, "id": h.id, "role": h.role, "mode": h.mode, "flow": h.flow,
+             "delay": h.delay} for h in scene.hooks
         ],
         "published": [asdict(p) for p in scene.log.published],
         "inbound": [asdict(p) for p in scene.log.inbound.values()],

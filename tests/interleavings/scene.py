@@ -2,18 +2,24 @@
 the rules of docs/concepts.md checked on what happened (the harness of
 tests/acceptance/test_interleavings.py).
 
-A seeded generator runs, for a bounded time, publishers (spread over the API processes), an
-inbound sender (GitHub-signed messages fanned out as ``inbound.received``), three transition
-tasks (pause, resume, delete, disable, enable, PATCH of ``event_types``, ``connector_id`` and
-``url``, creates) and, when asked, a killer of worker processes. Every task draws from its own
-``random.Random(f"{seed}/{task}")`` and sleeps a random while between steps, so the generator,
-not the test, chooses the interleavings. The seed replays the generator's choices; the
-processes' timing is the machine's.
+A seeded generator runs, for a bounded time, publishers (spread over the API processes, each
+event with an ordering key from a small set, or none), an inbound sender (GitHub-signed
+messages fanned out as ``inbound.received``), three transition tasks (pause, resume, delete,
+disable, enable, PATCH of ``event_types``, ``connector_id`` and ``url``, creates), a flow task
+(PATCH of ``rate_limit``, ``max_in_flight`` and ``ordering``: a cap or FIFO turned on and off
+while deliveries wait) and, when asked, a killer of worker processes. Every task draws from
+its own ``random.Random(f"{seed}/{task}")`` and sleeps a random while between steps, so the
+generator, not the test, chooses the interleavings. The seed replays the generator's choices;
+the processes' timing is the machine's. Each webhook starts with flow control chosen by the
+seed and its key (``random.Random(f"{seed}/flows/{key}")``, so the webhooks' other choices
+are those the seed made before flow control existed).
 
 Two loopback receivers answer every webhook on a path of its own (``/{key}``), so an arrival
-names its webhook whichever receiver its URL points at, and record each arrival: the webhook,
-the ``webhook-id`` header (the event id), the wall-clock time and the status answered. Each
-transition is logged with the wall-clock times its request was sent and its answer arrived.
+names its webhook whichever receiver its URL points at, and record each request: the webhook,
+the ``webhook-id`` header (the event id), the wall-clock times it arrived and was answered
+(after the webhook's own delay, chosen by the seed, so requests overlap), and the status
+answered. Each transition is logged with the wall-clock times its request was sent and its
+answer arrived.
 """
 
 from __future__ import annotations
@@ -73,6 +79,19 @@ CHURN_OPS: Final = {
     "pause": 3, "resume": 3, "disable": 2, "enable": 2, "event_types": 2, "connector": 1,
     "url": 2, "delete": 1,
 }  # fmt: skip
+# Flow control (docs/flow-control.md). Publishes carry one of KEYS as their ordering key (None:
+# no key, a key of its own). The limits bind while events are published (about 100 a second
+# in all) and let a backlog drain within seconds once the rate limits are lifted at the end: a
+# cap of 1 (a request, its settle and the next claim in turn: some 40 a second on 2 busy
+# cores) only for a webhook subscribed to some types; an hourly limit lets a few requests
+# through and holds the rest until the end.
+KEYS: Final = ("k1", "k2", "k3", None)
+FLOW: Final = "flow"  # the operation that PATCHes flow control (its detail: the changes)
+FLOW_FIELDS: Final = ("rate_limit", "max_in_flight", "ordering")
+RATES: Final = ({"max": 20, "per": "second"}, {"max": 60, "per": "second"})
+HOURLY: Final = ({"max": 3, "per": "hour"}, {"max": 12, "per": "hour"})
+CAPS: Final = (1, 2, 4)
+DELAYS: Final = (0.0, 0.0, 0.002, 0.005)  # how long a webhook's receiver takes to answer
 # What each operation does to the webhook's stop flags: pause/resume, disable/enable, delete.
 FLAGS: Final = {
     "pause": ("paused", True), "resume": ("paused", False), "disable": ("disabled", True),
@@ -81,7 +100,7 @@ FLAGS: Final = {
 ANSWERS: Final = {"delete": 204, "create": 201}  # every other operation answers 200
 GITHUB: Final = VENDORS["github"]
 
-Role = Literal["control", "pause_only", "churn"]
+Role = Literal["control", "pause_only", "flow", "churn"]
 Json = dict[str, Any]
 Kill = Callable[[random.Random], Awaitable[float]]  # SIGKILL a worker, restart it: when it died
 
@@ -112,7 +131,9 @@ def stamp(value: str) -> float:
 @dataclass
 class Hook:
     """One outbound webhook: ``control`` ones are never touched, ``pause_only`` ones are only
-    paused and resumed, ``churn`` ones get every operation."""
+    paused and resumed, ``flow`` ones are paused, resumed and get their flow control changed,
+    ``churn`` ones get every operation. ``flow`` holds the flow control it was created with
+    (changes are in the log), ``delay`` how long its receiver takes to answer."""
 
     key: str
     role: Role
@@ -121,19 +142,24 @@ class Hook:
     id: str = ""
     deleted: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    flow: Json = field(default_factory=dict)
+    delay: float = 0.0
 
     def create_body(self, base: str) -> Json:
         policy = CHURN_POLICY if self.role == "churn" else STEADY_POLICY
         return {"name": self.key, "url": f"{base}/{self.key}", "event_types": self.event_types,
-                "retry_policy": policy}  # fmt: skip
+                "retry_policy": policy, **self.flow}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Arrival:
+    """A request at a receiver: it arrived ``at`` and was answered ``ended`` (wall clock)."""
+
     key: str
     event_id: str
     at: float
     status: int
+    ended: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,7 @@ class Published:
     sent_at: float
     answered_at: float
     via: str = "publish"
+    ordering_key: str | None = None
 
 
 @dataclass
@@ -174,13 +201,14 @@ class Log:
 
 
 class Sink:
-    """Both receivers' handler: records every arrival and answers as the webhook's mode says;
-    ``calm`` makes every webhook answer 200 (for the drain at the end)."""
+    """Both receivers' handler: records every arrival and answers, after the webhook's delay,
+    as its mode says; ``calm`` makes every webhook answer 200 (for the drain at the end)."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(f"{seed}/sink")
         self.arrivals: list[Arrival] = []
         self.modes: dict[str, str] = {}
+        self.delays: dict[str, float] = {}
         self.calm = False
 
     def status_for(self, key: str) -> int:
@@ -197,8 +225,13 @@ class Sink:
             at = time.time()
             key = request.path.strip("/")
             status = self.status_for(key)
-            self.arrivals.append(Arrival(key, request.headers.get("webhook-id", ""), at, status))
-            await request.read()
+            try:
+                await request.read()
+                if delay := self.delays.get(key, 0.0):
+                    await asyncio.sleep(delay)
+            finally:
+                event_id = request.headers.get("webhook-id", "")
+                self.arrivals.append(Arrival(key, event_id, at, status, time.time()))
             return web.Response(status=status)
 
         return answer
@@ -239,6 +272,8 @@ STEADY: Final[tuple[tuple[str, Role, tuple[str, ...]], ...]] = (
     ("ctl-int", "control", ("integration-*", "inbound.received")),
     ("po-a", "pause_only", ("integration-*", "sync-finished")),
     ("po-b", "pause_only", ("data-changed", "webhook_test", "inbound.*")),
+    ("fl-a", "flow", ("integration-created", "data-changed", "inbound.*")),
+    ("fl-b", "flow", ("integration-deleted", "sync-finished", "webhook_test")),
 )
 
 
@@ -265,8 +300,44 @@ def churn_hook(key: str, rng: random.Random) -> Hook:
     return Hook(key, "churn", list(rng.choice(SUBSCRIPTIONS)), mode)
 
 
+def caps(hook: Hook) -> tuple[int, ...]:
+    """The caps a webhook may get: 1 only when it is not subscribed to every type."""
+    return CAPS if hook.event_types else CAPS[1:]
+
+
+def initial_flow(hook: Hook, rng: random.Random) -> Json:
+    """The flow control a webhook is created with: any of a rate limit (on a churn webhook
+    sometimes an hourly one), a cap and FIFO, or none."""
+    flow: Json = {}
+    if rng.random() < 0.3:
+        hourly = hook.role == "churn" and rng.random() < 0.4
+        flow["rate_limit"] = rng.choice(HOURLY if hourly else RATES)
+    if rng.random() < 0.35:
+        flow["max_in_flight"] = rng.choice(caps(hook))
+    if rng.random() < 0.4:
+        flow["ordering"] = "fifo"
+    return flow
+
+
+def flow_changes(hook: Hook, rng: random.Random) -> Json:
+    """A PATCH of one or two of the flow fields (a limit set, changed or lifted; FIFO turned on
+    or off)."""
+    changes: Json = {}
+    for name in rng.sample(FLOW_FIELDS, rng.choice((1, 1, 2))):
+        if name == "rate_limit":
+            changes[name] = rng.choice((None, None, *RATES))
+        elif name == "max_in_flight":
+            changes[name] = rng.choice((None, None, *caps(hook)))
+        else:
+            changes[name] = rng.choice(("none", "fifo"))
+    return changes
+
+
 async def create(scene: Scene, hook: Hook, rng: random.Random) -> None:
+    flows = scene.rng(f"flows/{hook.key}")
+    hook.flow, hook.delay = initial_flow(hook, flows), flows.choice(DELAYS)
     scene.sink.modes[hook.key] = hook.mode
+    scene.sink.delays[hook.key] = hook.delay
     body = hook.create_body(rng.choice(scene.bases))
     answer, sent, done = await timed(rng.choice(scene.clients), "POST", WEBHOOKS, json=body)
     if answer.status_code == 201:
@@ -306,6 +377,7 @@ async def generate(scene: Scene, seconds: float, kill: Kill | None) -> None:
         tasks.create_task(repeat(scene, stop, "inbound", (0.03, 0.2), send_inbound))
         for n in range(3):
             tasks.create_task(repeat(scene, stop, f"transitions{n}", (0.0, 0.15), transition))
+        tasks.create_task(repeat(scene, stop, "flow", (0.0, 0.15), change_flow))
         if kill is not None:
             until = scene.t0 + max(seconds / 3, seconds - KILL_MARGIN_S)
             tasks.create_task(killer(scene, kill, stop, until))
@@ -348,6 +420,8 @@ async def publish(scene: Scene, rng: random.Random) -> None:
         body: Json = {"type": event_type, "data": scene.examples[event_type]}
         if connector:
             body["connector_id"] = connector
+        if key := rng.choice(KEYS):
+            body["ordering_key"] = key
         sends.append(publish_one(scene, rng.choice(scene.clients), body))
     await asyncio.gather(*sends)
 
@@ -373,7 +447,8 @@ async def publish_one(scene: Scene, client: httpx.AsyncClient, body: Json) -> No
     answered = await accepted(scene, "publish", client, EVENTS, json=body)
     if answered is not None:
         event, sent, done = answered
-        made = Published(event["id"], body["type"], body.get("connector_id"), sent, done)
+        made = Published(event["id"], body["type"], body.get("connector_id"), sent, done,
+                         ordering_key=body.get("ordering_key"))  # fmt: skip
         scene.log.published.append(made)
 
 
@@ -401,7 +476,7 @@ async def transition(scene: Scene, rng: random.Random) -> None:
     if not free:
         return
     hook = rng.choice(free)
-    if hook.role == "pause_only":
+    if hook.role in ("pause_only", "flow"):
         op = rng.choice(("pause", "resume"))
     else:
         op = rng.choices(list(CHURN_OPS), list(CHURN_OPS.values()))[0]
@@ -409,11 +484,24 @@ async def transition(scene: Scene, rng: random.Random) -> None:
         await apply(scene, hook, op, rng)
 
 
-async def apply(scene: Scene, hook: Hook, op: str, rng: random.Random) -> None:
-    """``op`` on ``hook`` through a random API process, logged with its times."""
+async def change_flow(scene: Scene, rng: random.Random) -> None:
+    """A PATCH of the flow control of a random flow or churn webhook no transition holds."""
+    free = [h for h in scene.hooks
+            if h.role in ("flow", "churn") and not h.deleted and not h.lock.locked()]  # fmt: skip
+    if free:
+        hook = rng.choice(free)
+        async with hook.lock:
+            await apply(scene, hook, FLOW, rng, flow_changes(hook, rng))
+
+
+async def apply(
+    scene: Scene, hook: Hook, op: str, rng: random.Random, changes: Json | None = None
+) -> None:
+    """``op`` on ``hook`` through a random API process, logged with its times; ``changes``:
+    the body of a PATCH (``op`` FLOW)."""
     url = f"{WEBHOOKS}/{hook.id}"
     client = rng.choice(scene.clients)
-    changes = patch_for(scene, hook, op, rng)
+    changes = changes if changes is not None else patch_for(scene, hook, op, rng)
     try:
         if changes is not None:
             answer, sent, done = await patched(client, url, changes)
