@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -23,7 +24,9 @@ from hookwire.services.announcements import paused
 from hookwire.services.container import Services
 from hookwire.services.doctor import examine
 from hookwire.settings import Settings
+from hookwire.store.base import Job
 from hookwire.store.gates import SWEEP_EVERY
+from hookwire.store.queries import load
 from hookwire.store.sql_store import SQLStore
 from hookwire.store.steps import execute
 from hookwire.timeutil import utcnow
@@ -627,3 +630,45 @@ async def test_the_sweep_wakes_a_gate_whose_wake_was_lost(api: Api, services: Se
     assert {f.check: f.count for f in findings}["sleeping_gates"] == 1
     store._swept_at -= SWEEP_EVERY
     assert [j.webhook.id for j in await store.claim(utcnow(), 10)] == [hook["id"]]
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+async def test_a_publish_to_many_fifo_webhooks_does_not_deadlock_with_a_settle(
+    api: Api, services: Services, database_url: str
+) -> None:
+    """A settle updates its deliveries in webhook id order; a publish reads the earlier
+    delivery of its key at each FIFO webhook FOR SHARE, in the same order. Before, it locked
+    them in whatever order its plan met them, deadlocked with the settle, and answered 503."""
+    queries = load("postgres")
+    hooks = sorted([(await api.create(ordering="fifo"))["id"] for _ in range(12)])
+    [first] = await publish(api, key="k")
+    jobs: dict[str, Job] = {}
+    async with asyncio.timeout(10):
+        while len(jobs) < len(hooks):  # a claim takes up to half its batch through gates
+            jobs |= {j.webhook.id: j for j in await services.store.claim(utcnow(), 10)}
+    assert all(j.delivery.event_id == first for j in jobs.values())
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():  # one settle of every webhook's attempt, in id order
+            for n, webhook_id in enumerate(hooks):
+                job, settle = jobs[webhook_id], queries["settle_delivery"]
+                params = {"id": job.delivery.id, "status": "succeeded", "next_attempt_at": None,
+                          "now": utcnow(), "lease": job.delivery.lease_expires_at}  # fmt: skip
+                await conn.execute(settle.text, *settle.args(params))
+                if n == 0:  # the next event of the key is published meanwhile
+                    publishing = asyncio.create_task(publish(api, key="k"))
+                    await asyncio.sleep(0.3)
+    finally:
+        await conn.close()
+    [second] = await publishing
+    waiting = (await api.client.get(f"{EVENTS}/{second}")).json()
+    assert len(waiting["delivery_ids"]) == 12
+
+
+async def test_one_claim_serves_every_gate_its_budget_reaches(api: Api, services: Services) -> None:
+    """A FIFO webhook's room is what its limits allow (all of the budget), not what it has (one
+    head per key): the claim asks the next gates for the rest."""
+    hooks = {(await api.create(ordering="fifo"))["id"] for _ in range(8)}
+    await publish(api, key="k", n=2)
+    jobs = await services.store.claim(utcnow(), 16)  # 8 through gates
+    assert {j.webhook.id for j in jobs} == hooks

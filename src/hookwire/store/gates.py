@@ -49,16 +49,25 @@ def claim(now: datetime, budget: int) -> Flow[Claimed]:
     yield from execute_many("expire_gated_leases", per_gate)
     stats = {row["webhook_id"]: row for row in (yield from fetch_many("gate_stats", per_gate))}
     gates = [_gate(row, stats[row["id"]], hooks[row["id"]]) for row in locked]
-    rooms = _rooms(gates, hooks, now, budget)
-    asks = [_ask(hooks[w], room + 1, now) for w, room in rooms.items() if room > 0]
+    rooms: dict[str, int] = {}
     found: dict[str, list[Delivery]] = {w: [] for w in hooks}
-    for row in (yield from fetch_many("gate_candidates", asks)):
-        found[row["webhook_id"]].append(rows.delivery_from_row(row))
+    left = budget
+    while left > 0:  # in rounds: a gate's room is what its limits allow, not what it has
+        ask = _rooms([g for g in gates if g.webhook_id not in rooms], hooks, now, left)
+        if not ask:
+            break
+        rooms |= ask
+        asks = [_ask(hooks[w], room + 1, now) for w, room in ask.items() if room > 0]
+        for row in (yield from fetch_many("gate_candidates", asks)):
+            found[row["webhook_id"]].append(rows.delivery_from_row(row))
+        left = budget - sum(
+            min(len(found[w]), room) for w, room in rooms.items() if _runs(hooks[w])
+        )
     jobs, stopped, states, drained = [], [], [], []
     for gate in (g for g in gates if g.webhook_id in rooms):
         webhook, room = hooks[gate.webhook_id], rooms[gate.webhook_id]
         due, more = found[gate.webhook_id][:room], len(found[gate.webhook_id]) > room
-        if waiting(webhook) != "pending":
+        if not _runs(webhook):
             stopped += [{"id": d.id, "status": waiting(webhook), "now": now} for d in due]
             states.append(_stopped(gate, now, more=more))
             continue
@@ -142,12 +151,16 @@ def _rooms(
     gate's bookkeeping for several deliveries: a fleet of limited webhooks drains faster."""
     rooms, left = {}, budget
     for gate in gates:
-        if waiting(hooks[gate.webhook_id]) != "pending":
+        if not _runs(hooks[gate.webhook_id]):
             rooms[gate.webhook_id] = budget
         elif left > 0:
             rooms[gate.webhook_id] = gate.room(now, left)
             left -= rooms[gate.webhook_id]
     return rooms
+
+
+def _runs(webhook: Webhook) -> bool:
+    return waiting(webhook) == "pending"
 
 
 def _gate(locked: Row, stats: Row, webhook: Webhook) -> Gate:

@@ -153,6 +153,25 @@ WITH wanted AS (
                         WHERE :type::text LIKE replace(replace(p, '_', '\_'), '*', '%')))
     ORDER BY w.id
     FOR KEY SHARE OF w
+), behind AS (
+    -- The FIFO webhooks where this event's ordering key has an earlier unfinished delivery:
+    -- the new one waits there (next_attempt_at NULL). The latest such delivery is read FOR
+    -- SHARE, which waits for a settle ending it (its UPDATE holds the row) and then reads it
+    -- as the settle left it, ended; without the lock the new delivery was written waiting
+    -- while the settle's promote_fifo, which cannot see it, promoted nothing, and it waited
+    -- for good. One row per webhook, locked in webhook id order, the order a settle updates
+    -- its deliveries in: a publish going to several FIFO webhooks cannot deadlock with it.
+    SELECT l.id AS webhook_id
+    FROM (SELECT id FROM live WHERE fifo ORDER BY id) AS l,
+    LATERAL (
+        SELECT 1 FROM deliveries AS e
+        WHERE e.webhook_id = l.id AND e.gated AND e.ordering_key = coalesce(:ordering_key, '')
+          AND e.status IN ('pending', 'in_flight', 'held')
+          AND (e.created_at, e.event_id) < (:created_at::timestamptz, :id::text)
+        ORDER BY e.created_at DESC, e.event_id DESC
+        LIMIT 1
+        FOR SHARE OF e
+    ) AS earlier
 ), event AS (
     INSERT INTO events (
         id, tenant_id, app_id, type, type_version, data, connector_id, customer_id, state,
@@ -168,18 +187,7 @@ INSERT INTO deliveries (
 )
 SELECT d.id, :tenant_id, d.app_id, :id, d.webhook_id, w.status, 0,
        CASE WHEN w.status <> 'pending' THEN NULL
-            WHEN l.fifo AND EXISTS (
-                -- FOR SHARE waits for a settle that is ending that delivery (its UPDATE holds
-                -- the row) and reads the row as the settle left it: a delivery that ended is
-                -- not waited for. Without the lock, this read saw it still in flight while
-                -- the settle's promote_fifo could not see this uncommitted delivery, and it
-                -- waited for good.
-                SELECT 1 FROM deliveries AS e
-                WHERE e.webhook_id = d.webhook_id AND e.gated
-                  AND e.ordering_key = coalesce(:ordering_key, '')
-                  AND e.status IN ('pending', 'in_flight', 'held')
-                  AND (e.created_at, e.event_id) < (:created_at::timestamptz, :id::text)
-                FOR SHARE OF e) THEN NULL
+            WHEN d.webhook_id IN (SELECT webhook_id FROM behind) THEN NULL
             ELSE coalesce(d.next_attempt_at, :created_at) END,
        NULL, d.body, :created_at, :created_at, l.gated, coalesce(:ordering_key, '')
 FROM wanted AS d JOIN live AS l ON l.id = d.webhook_id,
